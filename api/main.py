@@ -1,0 +1,29 @@
+"""The FastAPI application: `uvicorn api.main:app`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
+
+from api.routers import checkins, system, task_status
+from api.security import require_api_key
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+app = FastAPI(
+    title="taskplatform",
+    description="Enqueue background work and follow every task at `/tarefa/{task_id}`.",
+    version="1.0.0",
+    generate_unique_id_function=_operation_id,
+    dependencies=[Depends(require_api_key)],
+)
+app.include_router(system.router)
+app.include_router(task_status.router)
+app.include_router(checkins.router)

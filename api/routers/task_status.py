@@ -1,0 +1,46 @@
+"""Task ledger endpoints: `/tarefa/{task_id}` and `/tarefas`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import SessionDep, SettingsDep
+from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
+from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
+
+router = APIRouter(tags=["tasks"])
+
+
+@router.get("/tarefa/{task_id}", response_model=TaskDetailOut)
+def get_task(task_id: str, session: SessionDep) -> TaskDetailOut:
+    """State, progress, result or error of one task, with its transitions; 404 if unknown."""
+    record = get_task_record(session=session, task_id=task_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"unknown task id {task_id!r}")
+    events = [TaskEventOut.model_validate(e) for e in task_events(session=session, task_id=task_id)]
+    return TaskDetailOut(**TaskRecordOut.model_validate(record).model_dump(), events=events)
+
+
+@router.get("/tarefas", response_model=TaskListOut)
+def list_tasks(
+    session: SessionDep,
+    settings: SettingsDep,
+    state: TaskState | None = None,
+    name: str | None = None,
+    queue: str | None = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
+                                                        "when no offset)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TaskListOut:
+    """Tasks, newest first, filtered by state, name, queue and creation time."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=settings.tz)
+    total, records = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue,
+                                                                           since=since),
+                                       limit=limit, offset=offset)
+    return TaskListOut(total=total, limit=limit, offset=offset,
+                       items=[TaskRecordOut.model_validate(r) for r in records])

@@ -1,0 +1,57 @@
+"""HTTP models of the task ledger (`/tarefa`, `/tarefas`) and of an accepted task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaskAccepted(BaseModel):
+    """Returned with 202 by every endpoint that enqueues a task."""
+
+    task_id: str
+    status_url: str
+    state: str
+
+
+class TaskEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    at: datetime
+    detail: dict[str, Any] | None = None
+
+
+class TaskRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+
+    task_id: str = Field(validation_alias="id")
+    name: str
+    queue: str | None
+    state: str
+    progress: int | None = None
+    progress_message: str | None = None
+    params: dict[str, Any] | None = None
+    result: Any | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    attempts: int
+    runtime_s: float | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime
+
+
+class TaskDetailOut(TaskRecordOut):
+    events: list[TaskEventOut]
+
+
+class TaskListOut(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[TaskRecordOut]

@@ -1,0 +1,50 @@
+"""S3-compatible object store access (Garage, MinIO, AWS, SeaweedFS) with aioboto3."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where and how to reach the object store (no secret is ever logged from here)."""
+
+    endpoint_url: str | None
+    access_key: str | None
+    secret_key: str | None
+    region: str
+    bucket: str
+
+
+@asynccontextmanager
+async def s3_client(location: S3Location, *, timeout_s: float = 10.0) -> AsyncIterator[Any]:
+    """An aioboto3 S3 client with path-style addressing (what self-hosted stores expect)."""
+    session = aioboto3.Session(aws_access_key_id=location.access_key, aws_secret_access_key=location.secret_key,
+                               region_name=location.region)
+    config = AioConfig(s3={"addressing_style": "path"}, connect_timeout=timeout_s, read_timeout=timeout_s,
+                       retries={"max_attempts": 2, "mode": "standard"})
+    async with session.client("s3", endpoint_url=location.endpoint_url, config=config) as client:
+        yield client
+
+
+async def ensure_bucket(client: Any, bucket: str) -> None:
+    """Create the bucket unless it exists (`create_bucket` on an existing one can fail)."""
+    try:
+        await client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+        await client.create_bucket(Bucket=bucket)
+
+
+async def check_bucket(location: S3Location) -> None:
+    """Raise unless the bucket answers (used by `/status`)."""
+    async with s3_client(location, timeout_s=3.0) as client:
+        await client.head_bucket(Bucket=location.bucket)

@@ -1,0 +1,13 @@
+"""The Celery application of the platform."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+#: Task modules, listed explicitly (no autodiscovery).
+TASK_MODULES = ["tasks.checkins"]
+
+app = Celery("taskplatform", task_cls="taskplatform.tracking:TrackedTask", include=TASK_MODULES)
+app.config_from_object("celeryconfig")
+
+import taskplatform.signals  # noqa: E402,F401  (connects the lifecycle handlers)

@@ -1,0 +1,62 @@
+"""`enqueue_tracked`: write the ledger record, commit, then publish with the same id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from celery.canvas import Signature
+from sqlalchemy.orm import Session
+
+from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
+from taskplatform.models import TaskRecord
+from taskplatform.queues import queue_for
+
+logger = logging.getLogger("taskplatform.enqueue")
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not accept the message; nothing was enqueued."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    record: TaskRecord
+    created: bool
+
+
+def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str, Any] | None = None,
+                    idempotency_key: str | None = None) -> Enqueued:
+    """Record a task as QUEUED, commit, then publish it under the record's id.
+
+    With an idempotency key already used for this task name, the first task is returned
+    and nothing is published. The record is committed before publishing, so a worker
+    never runs a task the ledger does not know; if publishing fails the record is removed
+    and `PublishFailed` raised, so the request can be retried safely.
+    """
+    name = signature.task
+    if idempotency_key:
+        existing = find_by_idempotency_key(session=session, name=name, key=idempotency_key)
+        if existing is not None:
+            return Enqueued(existing, created=False)
+    task_id = str(uuid.uuid4())
+    queue = queue_for(name)
+    created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
+                                 idempotency_key=idempotency_key)
+    session.commit()
+    if not created:  # another request with the same key won the race
+        existing = find_by_idempotency_key(session=session, name=name, key=idempotency_key or "")
+        assert existing is not None
+        return Enqueued(existing, created=False)
+    try:
+        signature.apply_async(task_id=task_id, queue=queue)
+    except Exception as exc:
+        logger.exception("publish failed for %s id=%s", name, task_id)
+        delete_task_record(session=session, task_id=task_id)
+        session.commit()
+        raise PublishFailed(f"the broker did not accept task {name}: {type(exc).__name__}: {exc}") from exc
+    record = session.get(TaskRecord, task_id)
+    assert record is not None
+    return Enqueued(record, created=True)

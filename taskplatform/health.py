@@ -1,0 +1,58 @@
+"""Health checks of the servers the platform needs, each with a reason when down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Connection
+from sqlalchemy import text
+
+from storage.s3 import check_bucket
+from taskplatform.db import get_engine
+from taskplatform.object_store import s3_location
+from taskplatform.settings import Settings, redact_url
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def check_database(settings: Settings) -> dict[str, Any]:
+    result: dict[str, Any] = {"url": redact_url(settings.effective_database_url)}
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"ok": True, **result, "dialect": get_engine().dialect.name}
+    except Exception as exc:
+        return {"ok": False, **result, "reason": _reason(exc)}
+
+
+def check_broker(settings: Settings) -> dict[str, Any]:
+    result: dict[str, Any] = {"url": redact_url(settings.broker_url), "kind": settings.broker_kind}
+    try:
+        with Connection(settings.broker_url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1, timeout=3)
+        return {"ok": True, **result}
+    except Exception as exc:
+        return {"ok": False, **result, "reason": _reason(exc)}
+
+
+def check_workers(app: Celery) -> dict[str, Any]:
+    try:
+        replies = app.control.inspect(timeout=1.0).ping() or {}
+    except Exception as exc:
+        return {"ok": False, "workers": [], "reason": _reason(exc)}
+    workers = sorted(replies)
+    return {"ok": bool(workers), "workers": workers, **({} if workers else {"reason": "no worker answered ping"})}
+
+
+async def check_object_store(settings: Settings) -> dict[str, Any]:
+    result: dict[str, Any] = {"endpoint": settings.s3_endpoint_url, "bucket": settings.s3_bucket}
+    if not settings.s3_endpoint_url:
+        return {"ok": False, **result, "reason": "S3_ENDPOINT_URL is not set"}
+    try:
+        await check_bucket(s3_location(settings))
+        return {"ok": True, **result}
+    except Exception as exc:
+        return {"ok": False, **result, "reason": _reason(exc)}

@@ -1,0 +1,75 @@
+"""Prometheus metrics read at scrape time from the ledger and the broker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from kombu import Connection
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+
+from taskplatform.db import new_session
+from taskplatform.ledger import count_by_name_and_state
+from taskplatform.models import TaskRecord
+from taskplatform.queues import TASK_QUEUES
+from taskplatform.settings import Settings
+
+logger = logging.getLogger("taskplatform.metrics")
+
+#: Upper bounds (seconds) of the task duration histogram.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+class PlatformCollector(Collector):
+    """Tasks by name and state, task durations and queue depths.
+
+    Read from the ledger (the same numbers `/tarefas` shows) rather than counted in each
+    process, so prefork workers and several API replicas need no shared metric files.
+    """
+
+    def __init__(self, settings: Settings, queues: tuple[str, ...] = TASK_QUEUES) -> None:
+        self._settings = settings
+        self._queues = queues
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._ledger_metrics()
+        except Exception:
+            logger.exception("ledger metrics unavailable")
+        yield self._queue_depths()
+
+    def _ledger_metrics(self) -> Iterator[Metric]:
+        tasks = GaugeMetricFamily("taskplatform_tasks", "Tasks in the ledger by name and state",
+                                  labels=["name", "state"])
+        durations = HistogramMetricFamily("taskplatform_task_duration_seconds",
+                                          "Run time of finished tasks, by name", labels=["name"])
+        with new_session() as session:
+            for name, state, count in count_by_name_and_state(session=session):
+                tasks.add_metric([name, state], count)
+            runtime = TaskRecord.runtime_s
+            columns = [func.sum(case((runtime <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
+            rows = session.execute(select(TaskRecord.name, func.count(runtime), func.sum(runtime), *columns)
+                                   .where(runtime.is_not(None)).group_by(TaskRecord.name))
+            for name, count, total, *cumulative in rows:
+                buckets = [(str(b), int(c or 0)) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
+                durations.add_metric([name], buckets + [("+Inf", int(count))], float(total or 0.0))
+        yield tasks
+        yield durations
+
+    def _queue_depths(self) -> Metric:
+        depth = GaugeMetricFamily("taskplatform_queue_depth", "Messages waiting in each task queue",
+                                  labels=["queue"])
+        try:
+            with Connection(self._settings.broker_url, connect_timeout=2) as connection:
+                channel = connection.default_channel
+                for queue in self._queues:
+                    try:
+                        depth.add_metric([queue], channel.queue_declare(queue=queue, passive=True).message_count)
+                    except Exception:
+                        # A queue no worker has declared yet; the channel may be closed by it.
+                        channel = connection.channel()
+        except Exception:
+            logger.exception("queue depth unavailable")
+        return depth

@@ -1,0 +1,172 @@
+"""Platform settings: the only place the environment and `.env` are read."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Credentials that ship in examples and must never reach production.
+DEFAULT_CREDENTIALS = frozenset({"guest", "admin", "password", "changeme", "changethis", "1234", "devkey",
+                                 "devsecret", "your_access_key_here", "your_secret_key_here", ""})
+
+
+def redact_url(url: str | None) -> str | None:
+    """Return the URL with its password replaced by `***` (for logs and /status)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform, from the environment or `.env`.
+
+    The seeds' variable names are accepted too: `RABBITMQ_HOST/PORT/USER/PASSWORD`,
+    `RABBITMQ_URL` and `REDIS_URL` for the broker, `GARAGE_*` for the object store.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    timezone: str = "America/Sao_Paulo"
+    var_dir: Path = Path("var")
+
+    # Broker: BROKER_URL wins, then the seeds' names (see `resolved_broker_url`).
+    broker_url_explicit: str | None = Field(default=None, validation_alias=AliasChoices("BROKER_URL"))
+    rabbitmq_url: str | None = None
+    rabbitmq_host: str | None = None
+    rabbitmq_port: int = 5672
+    rabbitmq_user: str = "guest"
+    rabbitmq_password: SecretStr = SecretStr("guest")
+    rabbitmq_vhost: str = "/"
+    redis_url: str | None = None
+    result_backend: str | None = None
+    #: Redis only: seconds before an unacknowledged message is redelivered. Must exceed
+    #: the longest task time limit plus the longest retry countdown.
+    broker_visibility_timeout: int = 7200
+
+    database_url: str | None = None
+
+    s3_endpoint_url: str | None = Field(default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL",
+                                                                                    "GARAGE_ENDPOINT"))
+    s3_access_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("S3_ACCESS_KEY",
+                                                                                        "GARAGE_ACCESS_KEY"))
+    s3_secret_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("S3_SECRET_KEY",
+                                                                                        "GARAGE_SECRET_KEY"))
+    s3_bucket: str = Field(default="ux-auditor-sessions", validation_alias=AliasChoices("S3_BUCKET",
+                                                                                       "GARAGE_BUCKET"))
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("S3_REGION", "GARAGE_REGION"))
+
+    #: Comma-separated keys; when set, every mutating endpoint needs `X-API-Key`.
+    api_keys: SecretStr | None = None
+    #: `user:password` for Flower's basic auth.
+    flower_basic_auth: SecretStr | None = None
+
+    #: Largest accepted `/checkin/batch` body.
+    checkin_batch_max: int = 10_000
+    #: Default hard and soft time limits of a task, in seconds.
+    task_time_limit: int = 1800
+    task_soft_time_limit: int = 1500
+    #: Attempts for transient faults (broker, database, object store unavailable).
+    task_max_retries: int = 8
+    worker_concurrency: int = 2
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def broker_url(self) -> str | None:
+        """The broker to use: BROKER_URL, RABBITMQ_URL, RABBITMQ_HOST..., then REDIS_URL."""
+        if self.broker_url_explicit:
+            return self.broker_url_explicit
+        if self.rabbitmq_url:
+            return self.rabbitmq_url
+        if self.rabbitmq_host:
+            password = quote(self.rabbitmq_password.get_secret_value(), safe="")
+            vhost = quote(self.rabbitmq_vhost, safe="")
+            return (f"amqp://{quote(self.rabbitmq_user, safe='')}:{password}@{self.rabbitmq_host}:"
+                    f"{self.rabbitmq_port}/{vhost}")
+        return self.redis_url
+
+    @property
+    def broker_kind(self) -> Literal["amqp", "redis", "other"]:
+        scheme = urlsplit(self.broker_url or "").scheme
+        if scheme in {"amqp", "amqps", "pyamqp"}:
+            return "amqp"
+        if scheme.startswith("redis") or scheme.startswith("rediss"):
+            return "redis"
+        return "other"
+
+    @property
+    def effective_result_backend(self) -> str | None:
+        """RESULT_BACKEND, else the broker when it is Redis, else REDIS_URL; None disables results.
+
+        The task ledger in the database is the record clients read; the result backend only
+        serves callers that use Celery's AsyncResult directly.
+        """
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_kind == "redis":
+            return self.broker_url
+        return self.redis_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'taskplatform.sqlite3').resolve()}"
+
+    def api_key_set(self) -> frozenset[str]:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return frozenset(k.strip() for k in raw.split(",") if k.strip())
+
+    @model_validator(mode="after")
+    def _production_needs_real_credentials(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        broker = self.broker_url
+        if not broker:
+            problems.append("BROKER_URL is not set")
+        else:
+            password = urlsplit(broker).password
+            if urlsplit(broker).username in {"guest"} or (password is not None and password in DEFAULT_CREDENTIALS):
+                problems.append("BROKER_URL uses a default credential")
+        if not self.database_url:
+            problems.append("DATABASE_URL is not set")
+        if not self.api_key_set():
+            problems.append("API_KEYS is not set")
+        auth = self.flower_basic_auth.get_secret_value() if self.flower_basic_auth else ""
+        if ":" not in auth or auth.split(":", 1)[1] in DEFAULT_CREDENTIALS:
+            problems.append("FLOWER_BASIC_AUTH is not set to user:password with a real password")
+        if not self.s3_endpoint_url:
+            problems.append("S3_ENDPOINT_URL is not set")
+        for name, secret in (("S3_ACCESS_KEY", self.s3_access_key), ("S3_SECRET_KEY", self.s3_secret_key)):
+            if secret is None or secret.get_secret_value() in DEFAULT_CREDENTIALS:
+                problems.append(f"{name} is missing or a default value")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache to reload)."""
+    return Settings()

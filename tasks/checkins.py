@@ -1,0 +1,24 @@
+"""Check-in tasks: bulk ingestion of a batch accepted by `POST /checkin/batch`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskplatform.celery_app import app
+from taskplatform.checkins import ingest_checkins
+from taskplatform.db import get_engine
+from taskplatform.errors import PermanentError
+
+
+@app.task(name="checkins.ingest_batch")
+def ingest_batch(aluno_ids: list[int], instants: list[str]) -> dict[str, Any]:
+    """Store a batch of check-ins; idempotent on (student, instant), so a redelivery is harmless.
+
+    The API fixes each instant before publishing (defaulting to the time the request was
+    accepted), so every delivery of the message writes exactly the same rows.
+    """
+    if len(aluno_ids) != len(instants):
+        raise PermanentError(f"malformed batch: {len(aluno_ids)} ids, {len(instants)} instants")
+    with get_engine().begin() as connection:
+        result = ingest_checkins(connection=connection, aluno_ids=aluno_ids, instants=instants)
+    return result.as_dict()
