@@ -100,7 +100,8 @@ class TaskFilter:
     since: datetime | None = None
 
 
-def list_task_records(*, session: Session, filters: TaskFilter, limit: int, offset: int) -> tuple[int, list[TaskRecord]]:
+def list_task_records(*, session: Session, filters: TaskFilter, limit: int,
+                      offset: int) -> tuple[int, list[TaskRecord]]:
     """Matching records, newest first, with the total count of matches."""
     query = select(TaskRecord)
     if filters.state:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -60,10 +61,8 @@ class Supervisor:
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Send a signal to a child's whole process group (used by fault tests)."""
         managed = self.get(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(managed.popen.pid, sig)
-        except ProcessLookupError:
-            pass
         if sig == signal.SIGKILL:
             managed.popen.wait()
             self._forget(managed)
@@ -97,10 +96,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 logger.warning("%s did not stop within %.0fs; killing it", managed.name, managed.stop_timeout)
         # Whatever is left of the group (a pool child, a server's helper) goes too.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         managed.popen.wait()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -177,5 +178,9 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests clear the cache to reload)."""
-    return Settings()
+    """The process-wide settings (cached; tests clear the cache to reload).
+
+    TASKPLATFORM_ENV_FILE names another dotenv file; set it empty to read none.
+    """
+    env_file = os.environ.get("TASKPLATFORM_ENV_FILE", ".env") or None
+    return Settings(_env_file=env_file)  # type: ignore[call-arg]

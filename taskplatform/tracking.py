@@ -6,9 +6,9 @@ import logging
 import time
 from typing import Any
 
+from billiard.einfo import ExceptionInfo
 from celery import Task
 from celery.backends.base import DisabledBackend
-from billiard.einfo import ExceptionInfo
 
 from taskplatform.db import get_engine, utcnow
 from taskplatform.errors import TRANSIENT_ERRORS

@@ -7,8 +7,8 @@ Create Date: 2026-11-22 00:31:45.749486
 """
 from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from taskplatform.db import UTCDateTime

@@ -1,0 +1,41 @@
+# taskplatform: `make up` runs the platform, `make test` installs everything and tests it.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch is installed first and pinned, so transformers never pulls a multi-GB CUDA build.
+# Elsewhere, e.g.: make install TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install up test lint unit bench-checkins clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/python -m taskplatform up
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench-checkins: install
+	$(BIN)/python bench/checkins.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""Integration fixtures: embedded Valkey and `weed mini`, and one stack per broker/database pair."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage.s3 import S3Location
+from taskplatform.embedded import ensure_bucket_ready, start_valkey, start_weed_mini
+from taskplatform.processes import Supervisor
+from tests.integration.stack import Stack, new_stack
+from tests.services import POSTGRES_URL, RABBITMQ_URL, REGISTRY
+
+#: Broker and database of each stack; every broker-facing test runs on each.
+STACKS = {
+    "redis-sqlite": ("redis", "sqlite"),
+    "redis-postgres": ("redis", "postgres"),
+    "rabbitmq-postgres": ("rabbitmq", "postgres"),
+}
+S3_BUCKET = "ux-auditor-sessions"
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Valkey (the Redis broker, unless TEST_REDIS_URL is set) and `weed mini` (S3)."""
+    root = tmp_path_factory.mktemp("embedded")
+    supervisor = Supervisor(log_dir=root / "logs")
+    try:
+        redis_url = os.environ.get("TEST_REDIS_URL") or start_valkey(supervisor, data_dir=root / "valkey")
+        s3 = start_weed_mini(supervisor, data_dir=root / "s3", access_key="testkey",
+                             secret_key="test-secret-" + uuid.uuid4().hex[:8])
+        location = S3Location(s3.endpoint_url, s3.access_key, s3.secret_key, "us-east-1", S3_BUCKET)
+        ensure_bucket_ready(location)
+        yield {"redis_url": redis_url.rsplit("/", 1)[0], "S3_ENDPOINT_URL": s3.endpoint_url,
+               "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": S3_BUCKET}
+    finally:
+        supervisor.stop_all()
+
+
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A fresh database for one stack, dropped afterwards."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"tp_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=list(STACKS))
+def stack(request: pytest.FixtureRequest, embedded: dict[str, str],
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    name: str = request.param
+    broker, database = STACKS[name]
+    for group in {broker, database} - {"redis", "sqlite"}:
+        REGISTRY.require(group)
+    root = tmp_path_factory.mktemp(name)
+    broker_url = RABBITMQ_URL if broker == "rabbitmq" else f"{embedded['redis_url']}/{list(STACKS).index(name)}"
+    s3 = {k: v for k, v in embedded.items() if k.startswith("S3_")}
+    database_cm = _postgres_database() if database == "postgres" else nullcontext(f"sqlite:///{root / 'db.sqlite3'}")
+    with database_cm as database_url:
+        running = new_stack(name, broker_url=broker_url, broker_kind="amqp" if broker == "rabbitmq" else "redis",
+                            database_url=database_url, s3=s3, log_dir=root / "logs")
+        try:
+            yield running
+        finally:
+            running.close()
+

@@ -1,0 +1,143 @@
+"""A real platform for integration tests: API and worker processes on real servers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from celery import Celery
+from sqlalchemy import Engine
+
+from taskplatform.db import make_engine
+from taskplatform.embedded import free_port
+from taskplatform.processes import Supervisor, wait_until
+from taskplatform.queues import TASK_QUEUES, build_task_queues
+
+ROOT = Path(__file__).resolve().parents[2]
+FINAL = {"SUCCESS", "FAILURE", "REVOKED"}
+#: Variables of the platform that must not leak from the developer's shell into a stack.
+PLATFORM_VARS = ("BROKER_URL", "RABBITMQ_URL", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_USER",
+                 "RABBITMQ_PASSWORD", "REDIS_URL", "RESULT_BACKEND", "DATABASE_URL", "S3_ENDPOINT_URL",
+                 "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "GARAGE_ENDPOINT", "GARAGE_ACCESS_KEY",
+                 "GARAGE_SECRET_KEY", "GARAGE_BUCKET", "API_KEYS", "ENVIRONMENT", "FLOWER_BASIC_AUTH")
+
+
+def platform_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_VARS}
+    env.update(TASKPLATFORM_ENV_FILE="", PYTHONUNBUFFERED="1", **values)
+    return env
+
+
+@dataclass
+class Stack:
+    """One running platform: `api` is an HTTP client of its API."""
+
+    name: str
+    broker_kind: str
+    env: dict[str, str]
+    engine: Engine
+    supervisor: Supervisor
+    api: httpx.Client = field(init=False)
+    api_url: str = field(init=False)
+    worker_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.worker_name = f"{self.name}@test"
+        self.producer = Celery("test-producer", broker=self.env["BROKER_URL"])
+        self.producer.conf.update(task_queues=build_task_queues(self.broker_kind), task_serializer="json",
+                                  broker_transport_options={"confirm_publish": True}
+                                  if self.broker_kind == "amqp" else {})
+
+    # Processes ------------------------------------------------------------------------
+    def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2) -> None:
+        self.supervisor.start("worker", [sys.executable, "-m", "celery", "-A", "taskplatform", "worker",
+                                         "-Q", ",".join(queues), "-c", str(concurrency), "-n", self.worker_name,
+                                         "--without-gossip", "--without-mingle", "-l", "info"],
+                              env=self.env, cwd=ROOT, stop_timeout=30)
+        wait_until(self._worker_answers, timeout=60, interval=0.3, what=f"worker {self.worker_name}")
+
+    def _worker_answers(self) -> bool:
+        return bool(self.producer.control.ping(destination=[self.worker_name], timeout=0.5))
+
+    def kill_worker(self) -> None:
+        self.supervisor.kill("worker")
+
+    def start_api(self, *, name: str = "api", **extra_env: str) -> httpx.Client:
+        port = free_port()
+        self.supervisor.start(name, [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                                     "--port", str(port)], env={**self.env, **extra_env}, cwd=ROOT)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        wait_until(lambda: client.get("/").status_code == 200, timeout=60, interval=0.2, what=f"{name} on {port}")
+        return client
+
+    def open_api(self) -> None:
+        self.api = self.start_api()
+        self.api_url = str(self.api.base_url)
+
+    # Helpers for tests -----------------------------------------------------------------
+    def wait_task(self, task_id: str, *, timeout: float = 60) -> dict[str, Any]:
+        """Poll `/tarefa/{id}` until the task reaches a final state."""
+        record: dict[str, Any] = {}
+
+        def done() -> bool:
+            nonlocal record
+            record = self.api.get(f"/tarefa/{task_id}").json()
+            return record.get("state") in FINAL
+
+        wait_until(done, timeout=timeout, interval=0.1, what=f"task {task_id} (last seen {record.get('state')})")
+        return record
+
+    def send_raw(self, name: str, kwargs: dict[str, Any], task_id: str, queue: str) -> None:
+        """Publish a task as a producer outside the API would (no ledger record first)."""
+        self.producer.send_task(name, kwargs=kwargs, task_id=task_id, queue=queue)
+
+    def close(self) -> None:
+        self.supervisor.stop_all()
+        self.producer.close()
+        self.engine.dispose()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+
+
+def delete_task_queues(broker_url: str) -> None:
+    """Start RabbitMQ tests from empty queues (left-overs of an earlier run would run here)."""
+    from kombu import Connection
+
+    with Connection(broker_url) as connection:
+        for queue in TASK_QUEUES:
+            channel = connection.channel()
+            try:
+                channel.queue_delete(queue)
+            finally:
+                channel.close()
+
+
+def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str, s3: dict[str, str],
+              log_dir: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    env = platform_env(BROKER_URL=broker_url, DATABASE_URL=database_url, VAR_DIR=str(log_dir / "var"),
+                       BROKER_VISIBILITY_TIMEOUT="10", **s3, **(extra_env or {}))
+    migrate(env)
+    if broker_kind == "amqp":
+        delete_task_queues(broker_url)
+    stack = Stack(name=name, broker_kind=broker_kind, env=env, engine=make_engine(database_url),
+                  supervisor=Supervisor(log_dir=log_dir))
+    try:
+        stack.start_worker()
+        stack.open_api()
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start
