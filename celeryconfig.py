@@ -52,7 +52,11 @@ broker_pool_limit = 10
 if _settings.broker_kind == "amqp":
     broker_transport_options = {"confirm_publish": True}
 elif _settings.broker_kind == "redis":
-    broker_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
+    # A message whose worker died comes back after the visibility timeout, at the next
+    # sweep; throttle 1 makes the sweep period exactly the configured interval.
+    broker_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout,
+                                "unacked_restore_interval": _settings.broker_unacked_restore_interval,
+                                "unacked_restore_throttle": 1}
     result_backend_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
 
 beat_schedule: dict[str, dict[str, object]] = {}

@@ -66,10 +66,19 @@ class PlatformCollector(Collector):
                 channel = connection.default_channel
                 for queue in self._queues:
                     try:
-                        depth.add_metric([queue], channel.queue_declare(queue=queue, passive=True).message_count)
+                        depth.add_metric([queue], _queue_size(channel, queue))
                     except Exception:
-                        # A queue no worker has declared yet; the channel may be closed by it.
+                        # A queue no worker has declared yet; AMQP closes the channel on that.
                         channel = connection.channel()
         except Exception:
             logger.exception("queue depth unavailable")
         return depth
+
+
+def _queue_size(channel: object, queue: str) -> int:
+    # Kombu's Redis channel knows a queue's size even when empty (a missing key) and sums
+    # its priority sub-lists; AMQP answers a passive declare with the message count.
+    size = getattr(channel, "_size", None)
+    if size is not None:
+        return int(size(queue))
+    return int(channel.queue_declare(queue=queue, passive=True).message_count)  # type: ignore[attr-defined]

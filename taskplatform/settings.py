@@ -13,8 +13,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Credentials that ship in examples and must never reach production.
-DEFAULT_CREDENTIALS = frozenset({"guest", "admin", "password", "changeme", "changethis", "1234", "devkey",
-                                 "devsecret", "your_access_key_here", "your_secret_key_here", ""})
+DEFAULT_CREDENTIALS = frozenset({"guest", "admin", "password", "changeme", "change_me", "changethis", "1234",
+                                 "devkey", "devsecret", "your_access_key_here", "your_secret_key_here", ""})
+
+
+def _is_default(secret: str | None) -> bool:
+    return secret is None or secret.strip().lower() in DEFAULT_CREDENTIALS
 
 
 def redact_url(url: str | None) -> str | None:
@@ -54,6 +58,8 @@ class Settings(BaseSettings):
     #: Redis only: seconds before an unacknowledged message is redelivered. Must exceed
     #: the longest task time limit plus the longest retry countdown.
     broker_visibility_timeout: int = 7200
+    #: Redis only: seconds between sweeps that return such messages to their queue.
+    broker_unacked_restore_interval: int = 10
 
     database_url: str | None = None
 
@@ -156,20 +162,20 @@ class Settings(BaseSettings):
         if not broker:
             problems.append("BROKER_URL is not set")
         else:
-            password = urlsplit(broker).password
-            if urlsplit(broker).username in {"guest"} or (password is not None and password in DEFAULT_CREDENTIALS):
+            parts = urlsplit(broker)
+            if parts.username == "guest" or (parts.password is not None and _is_default(parts.password)):
                 problems.append("BROKER_URL uses a default credential")
         if not self.database_url:
             problems.append("DATABASE_URL is not set")
         if not self.api_key_set():
             problems.append("API_KEYS is not set")
         auth = self.flower_basic_auth.get_secret_value() if self.flower_basic_auth else ""
-        if ":" not in auth or auth.split(":", 1)[1] in DEFAULT_CREDENTIALS:
+        if ":" not in auth or _is_default(auth.split(":", 1)[1]):
             problems.append("FLOWER_BASIC_AUTH is not set to user:password with a real password")
         if not self.s3_endpoint_url:
             problems.append("S3_ENDPOINT_URL is not set")
         for name, secret in (("S3_ACCESS_KEY", self.s3_access_key), ("S3_SECRET_KEY", self.s3_secret_key)):
-            if secret is None or secret.get_secret_value() in DEFAULT_CREDENTIALS:
+            if secret is None or _is_default(secret.get_secret_value()):
                 problems.append(f"{name} is missing or a default value")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))

@@ -124,7 +124,7 @@ def delete_task_queues(broker_url: str) -> None:
 def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str, s3: dict[str, str],
               log_dir: Path, extra_env: dict[str, str] | None = None) -> Stack:
     env = platform_env(BROKER_URL=broker_url, DATABASE_URL=database_url, VAR_DIR=str(log_dir / "var"),
-                       BROKER_VISIBILITY_TIMEOUT="10", **s3, **(extra_env or {}))
+                       BROKER_VISIBILITY_TIMEOUT="10", BROKER_UNACKED_RESTORE_INTERVAL="1", **s3, **(extra_env or {}))
     migrate(env)
     if broker_kind == "amqp":
         delete_task_queues(broker_url)

@@ -1,0 +1,47 @@
+"""Faults: a worker killed mid-ingest loses nothing and applies nothing twice."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from taskplatform.processes import wait_until
+from tests.integration.helpers import checkin_batch, new_student_ids
+from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigkill_mid_ingest_then_restart_stores_every_checkin_exactly_once(stack: Stack) -> None:
+    ids = new_student_ids(stack.api, 2_000)
+    rows = checkin_batch(ids, per_student=100)
+    assert len(rows) == 200_000
+    task_ids = []
+    for start in range(0, len(rows), 10_000):
+        response = stack.api.post("/checkin/batch", json=rows[start:start + 10_000])
+        assert response.status_code == 202
+        task_ids.append(response.json()["task_id"])
+
+    def running() -> list[str]:
+        items = stack.api.get("/tarefas", params={"state": "STARTED", "limit": 500}).json()["items"]
+        return [item["task_id"] for item in items if item["task_id"] in task_ids]
+
+    wait_until(lambda: bool(running()), timeout=60, interval=0.01, what="an ingest task to start")
+    stack.kill_worker()
+    interrupted = running()
+    assert interrupted, "the worker finished before it was killed; nothing was interrupted"
+    unfinished = [t for t in task_ids if stack.api.get(f"/tarefa/{t}").json()["state"] != "SUCCESS"]
+    assert unfinished, "every task had finished before the kill"
+
+    stack.start_worker()
+    records = [stack.wait_task(t, timeout=180) for t in task_ids]
+    assert [r["state"] for r in records] == ["SUCCESS"] * len(task_ids)
+    with stack.engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM checkins WHERE aluno_id BETWEEN :lo AND :hi"),
+                                    {"lo": min(ids), "hi": max(ids)}).scalar_one()
+    assert stored == 200_000
+    # The interrupted tasks ran again (a second delivery) rather than being lost.
+    attempts = {r["task_id"]: r["attempts"] for r in records}
+    assert all(attempts[t] >= 2 for t in interrupted), attempts
+    assert sum(r["result"]["inserted"] for r in records) == 200_000 - sum(
+        r["result"]["duplicates"] for r in records)
