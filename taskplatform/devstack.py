@@ -23,7 +23,7 @@ import httpx
 
 from taskplatform.embedded import ensure_bucket_ready, start_valkey, start_weed_mini
 from taskplatform.object_store import s3_location
-from taskplatform.processes import Supervisor, wait_until
+from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import TASK_QUEUES
 from taskplatform.settings import Settings, get_settings
 
@@ -62,17 +62,14 @@ def _start_servers(supervisor: Supervisor, settings: Settings, env: dict[str, st
 
 
 def _start_platform(supervisor: Supervisor, settings: Settings, env: dict[str, str], flower_auth: str) -> None:
-    python = sys.executable
-    celery = [python, "-m", "celery", "-A", "taskplatform"]
+    celery = [sys.executable, "-m", "celery", "-A", "taskplatform"]
     var_dir = settings.var_dir.resolve()
-    supervisor.start("worker", [*celery, "worker", "-Q", ",".join(TASK_QUEUES), "-c",
-                                str(settings.worker_concurrency), "-n", "worker@%h", "-l", "info"],
-                     env=env, stop_timeout=60)
+    supervisor.start("worker", worker_command(queues=TASK_QUEUES, concurrency=settings.worker_concurrency,
+                                              name="worker@%h"), env=env, stop_timeout=60)
     supervisor.start("beat", [*celery, "beat", "-l", "info", "-s", str(var_dir / "celerybeat-schedule")], env=env)
     supervisor.start("flower", [*celery, "flower", f"--address={settings.flower_host}",
                                 f"--port={settings.flower_port}", f"--basic-auth={flower_auth}"], env=env)
-    supervisor.start("api", [python, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
-                             "--port", str(settings.api_port)], env=env)
+    supervisor.start("api", api_command(host=settings.api_host, port=settings.api_port), env=env)
 
 
 def _api_ready(url: str) -> bool:

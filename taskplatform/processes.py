@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,17 @@ class Supervisor:
         managed.popen.wait()
 
 
+def worker_command(*, queues: Sequence[str], concurrency: int, name: str, extra: Sequence[str] = ()) -> list[str]:
+    """`celery -A taskplatform worker` for the given queues, with this Python."""
+    return [sys.executable, "-m", "celery", "-A", "taskplatform", "worker", "-Q", ",".join(queues),
+            "-c", str(concurrency), "-n", name, "-l", "info", *extra]
+
+
+def api_command(*, host: str, port: int) -> list[str]:
+    """`uvicorn api.main:app` on host:port, with this Python."""
+    return [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port)]
+
+
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1,
                what: str = "condition") -> None:
     """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise."""
@@ -112,5 +124,5 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float
         except Exception:  # noqa: S110 (not ready yet is an expected state while polling)
             pass
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)

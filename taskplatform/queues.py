@@ -31,8 +31,10 @@ def queue_for(task_name: str) -> str:
     """The queue a task name is routed to."""
     if task_name in ROUTES:
         return ROUTES[task_name]
-    domain = task_name.split(".", 1)[0]
+    domain, dot, _ = task_name.partition(".")
     try:
+        if not dot:
+            raise KeyError(task_name)
         return ROUTES[f"{domain}.*"]
     except KeyError:
         raise KeyError(f"no queue is routed for task {task_name!r}; add it to taskplatform/queues.py") from None

@@ -17,6 +17,7 @@ DEFAULT_CREDENTIALS = frozenset({"guest", "admin", "password", "changeme", "chan
                                  "devkey", "devsecret", "your_access_key_here", "your_secret_key_here", ""})
 
 
+
 def _is_default(secret: str | None) -> bool:
     return secret is None or secret.strip().lower() in DEFAULT_CREDENTIALS
 
@@ -28,8 +29,13 @@ def redact_url(url: str | None) -> str | None:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    host = parts.netloc.rpartition("@")[2]  # as written: keeps IPv6 brackets and case
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _url_has_default_password(url: str | None) -> bool:
+    password = urlsplit(url).password if url else None
+    return password is not None and _is_default(password)
 
 
 class Settings(BaseSettings):
@@ -167,8 +173,15 @@ class Settings(BaseSettings):
                 problems.append("BROKER_URL uses a default credential")
         if not self.database_url:
             problems.append("DATABASE_URL is not set")
-        if not self.api_key_set():
+        elif _url_has_default_password(self.database_url):
+            problems.append("DATABASE_URL uses a default password")
+        if _url_has_default_password(self.effective_result_backend):
+            problems.append("RESULT_BACKEND uses a default password")
+        keys = self.api_key_set()
+        if not keys:
             problems.append("API_KEYS is not set")
+        elif any(_is_default(key) for key in keys):
+            problems.append("API_KEYS contains a placeholder key")
         auth = self.flower_basic_auth.get_secret_value() if self.flower_basic_auth else ""
         if ":" not in auth or _is_default(auth.split(":", 1)[1]):
             problems.append("FLOWER_BASIC_AUTH is not set to user:password with a real password")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi import APIRouter, Body, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
-from api.schemas.checkins import AlunoIn, AlunosUpserted, CheckinIn
+from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter, normalized_instants
 from api.schemas.tasks import TaskAccepted
 from taskplatform.checkins import upsert_alunos
 from taskplatform.enqueue import PublishFailed, enqueue_tracked
@@ -18,29 +21,44 @@ from tasks.checkins import ingest_batch
 router = APIRouter(tags=["checkins"])
 
 MAX_ITEMS = get_settings().checkin_batch_max
+_BATCH = checkin_batch_adapter(MAX_ITEMS)
+_BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _BATCH.json_schema(),
+    "example": [{"aluno_id": 1}, {"aluno_id": 2, "data_hora": "2026-11-21T07:30:00-03:00"}]}}}}
 
 
-@router.post("/checkin/batch", status_code=202, response_model=TaskAccepted)
-def checkin_batch(
-    body: Annotated[list[CheckinIn], Body(min_length=1, max_length=MAX_ITEMS)],
+def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    # An error about the whole body would echo up to 10,000 items back: drop its input.
+    return [{**error, "loc": ["body", *error["loc"]]} if error["loc"] else
+            {k: v for k, v in error.items() if k != "input"} | {"loc": ["body"]}
+            for error in exc.errors(include_url=False)]
+
+
+@router.post("/checkin/batch", status_code=202, response_model=TaskAccepted, openapi_extra=_BATCH_BODY)
+async def checkin_batch(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
-    """Accept up to 10,000 check-ins and store them in the background (one task per batch)."""
-    accepted_at = datetime.now(UTC).replace(microsecond=0).isoformat()
-    tz = settings.tz
-    instants = [
-        accepted_at if item.data_hora is None
-        else (item.data_hora if item.data_hora.tzinfo else item.data_hora.replace(tzinfo=tz)).astimezone(UTC)
-        .isoformat()
-        for item in body
-    ]
-    signature = ingest_batch.s(aluno_ids=[item.aluno_id for item in body], instants=instants)
+    """Accept up to 10,000 check-ins (`[{"aluno_id": 1}, ...]`) and store them in the background.
+
+    Each item may carry `data_hora`. Anything malformed is a 422 naming the item's index,
+    and then nothing is enqueued.
+    """
     try:
-        enqueued = enqueue_tracked(session=session, signature=signature, params={"items": len(body)},
-                                   idempotency_key=idempotency_key)
+        items = _BATCH.validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(_body_errors(exc)) from None
+    accepted_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    instants, errors = normalized_instants(items, local=settings.tz, default=accepted_at)
+    if errors:
+        raise RequestValidationError(errors)
+    signature = ingest_batch.s(aluno_ids=[item["aluno_id"] for item in items], instants=instants)
+    try:
+        enqueued = await run_in_threadpool(enqueue_tracked, session=session, signature=signature,
+                                           params={"items": len(items)}, idempotency_key=idempotency_key)
     except PublishFailed as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
     record = enqueued.record

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import contextmanager, nullcontext
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import pytest
 from sqlalchemy import create_engine, text

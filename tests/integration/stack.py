@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from taskplatform.db import make_engine
 from taskplatform.embedded import free_port
-from taskplatform.processes import Supervisor, wait_until
+from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import TASK_QUEUES, build_task_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +56,8 @@ class Stack:
 
     # Processes ------------------------------------------------------------------------
     def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2) -> None:
-        self.supervisor.start("worker", [sys.executable, "-m", "celery", "-A", "taskplatform", "worker",
-                                         "-Q", ",".join(queues), "-c", str(concurrency), "-n", self.worker_name,
-                                         "--without-gossip", "--without-mingle", "-l", "info"],
+        self.supervisor.start("worker", worker_command(queues=queues, concurrency=concurrency, name=self.worker_name,
+                                                       extra=("--without-gossip", "--without-mingle")),
                               env=self.env, cwd=ROOT, stop_timeout=30)
         wait_until(self._worker_answers, timeout=60, interval=0.3, what=f"worker {self.worker_name}")
 
@@ -70,8 +69,8 @@ class Stack:
 
     def start_api(self, *, name: str = "api", **extra_env: str) -> httpx.Client:
         port = free_port()
-        self.supervisor.start(name, [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                                     "--port", str(port)], env={**self.env, **extra_env}, cwd=ROOT)
+        self.supervisor.start(name, api_command(host="127.0.0.1", port=port), env={**self.env, **extra_env},
+                              cwd=ROOT)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         wait_until(lambda: client.get("/").status_code == 200, timeout=60, interval=0.2, what=f"{name} on {port}")
         return client

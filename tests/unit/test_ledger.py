@@ -1,0 +1,186 @@
+"""Task ledger on SQLite: records, transitions, events, idempotency keys, listing and UTC timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from taskplatform import ledger
+from taskplatform.db import Base, make_engine
+from taskplatform.ledger import (
+    TaskFilter,
+    TaskState,
+    create_task_record,
+    find_by_idempotency_key,
+    get_task_record,
+    list_task_records,
+    record_transition,
+    task_events,
+)
+from taskplatform.models import TaskRecord
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path}/l.db")
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def transition(engine: Engine, task_id: str, state: TaskState, **fields: object) -> None:
+    with engine.begin() as connection:
+        record_transition(connection=connection, task_id=task_id, name="housing.train", queue="training",
+                          state=state, **fields)
+
+
+def test_created_record_is_queued_with_one_event(session: Session) -> None:
+    assert create_task_record(session=session, task_id="t1", name="housing.train", queue="training",
+                              params={"n": 3})
+    session.commit()
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.attempts, record.params, record.queue) == ("QUEUED", 0, {"n": 3}, "training")
+    assert [e.state for e in task_events(session=session, task_id="t1")] == ["QUEUED"]
+
+
+def test_started_twice_counts_two_deliveries(engine: Engine, session: Session) -> None:
+    create_task_record(session=session, task_id="t1", name="housing.train", queue="training")
+    session.commit()
+    transition(engine, "t1", TaskState.STARTED)
+    transition(engine, "t1", TaskState.STARTED)
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.attempts) == ("STARTED", 2)
+
+
+def test_later_states_keep_the_attempt_count_and_store_fields(engine: Engine, session: Session) -> None:
+    create_task_record(session=session, task_id="t1", name="housing.train", queue="training")
+    session.commit()
+    transition(engine, "t1", TaskState.STARTED, started_at=T0)
+    transition(engine, "t1", TaskState.SUCCESS, result={"rmse": 0.5}, finished_at=T0 + timedelta(seconds=2))
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.attempts, record.result) == ("SUCCESS", 1, {"rmse": 0.5})
+    assert record.finished_at is not None and record.started_at is not None
+    assert record.finished_at - record.started_at == timedelta(seconds=2)
+
+
+def test_transition_of_an_unknown_task_creates_its_record(engine: Engine, session: Session) -> None:
+    transition(engine, "from-beat", TaskState.STARTED)
+    record = get_task_record(session=session, task_id="from-beat")
+    assert record is not None
+    assert (record.name, record.queue, record.state, record.attempts) == ("housing.train", "training", "STARTED", 1)
+    assert record.created_at.tzinfo is UTC
+
+
+def test_events_are_appended_in_order(engine: Engine, session: Session) -> None:
+    create_task_record(session=session, task_id="t1", name="housing.train", queue="training")
+    session.commit()
+    for state in (TaskState.STARTED, TaskState.PROGRESS, TaskState.RETRY, TaskState.STARTED, TaskState.FAILURE):
+        transition(engine, "t1", state, detail={"state": str(state)})
+    events = task_events(session=session, task_id="t1")
+    assert [e.state for e in events] == ["QUEUED", "STARTED", "PROGRESS", "RETRY", "STARTED", "FAILURE"]
+    assert [e.detail for e in events[1:]] == [{"state": e.state} for e in events[1:]]
+    assert all(a.at <= b.at for a, b in zip(events, events[1:], strict=False))
+
+
+def test_reused_idempotency_key_is_refused_and_finds_the_first(session: Session) -> None:
+    assert create_task_record(session=session, task_id="first", name="churn.retrain", queue="training",
+                              idempotency_key="k1")
+    assert not create_task_record(session=session, task_id="second", name="churn.retrain", queue="training",
+                                  idempotency_key="k1")
+    session.commit()
+    found = find_by_idempotency_key(session=session, name="churn.retrain", key="k1")
+    assert found is not None and found.id == "first"
+    assert get_task_record(session=session, task_id="second") is None
+    assert task_events(session=session, task_id="second") == []
+
+
+def test_idempotency_key_is_scoped_to_the_task_name_and_absent_keys_never_clash(session: Session) -> None:
+    assert create_task_record(session=session, task_id="a", name="churn.retrain", queue="training",
+                              idempotency_key="k1")
+    assert create_task_record(session=session, task_id="b", name="housing.train", queue="training",
+                              idempotency_key="k1")
+    assert create_task_record(session=session, task_id="c", name="housing.train", queue="training")
+    assert create_task_record(session=session, task_id="d", name="housing.train", queue="training")
+    assert find_by_idempotency_key(session=session, name="churn.retrain", key="other") is None
+
+
+@pytest.fixture
+def listed(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
+    """Five records created one minute apart (t0 oldest, t4 newest)."""
+    rows = [("t0", "housing.train", "training"), ("t1", "housing.predict", "predictions"),
+            ("t2", "housing.train", "training"), ("t3", "checkins.ingest_batch", "checkins"),
+            ("t4", "housing.train", "training")]
+    for minute, (task_id, name, queue) in enumerate(rows):
+        monkeypatch.setattr(ledger, "utcnow", lambda minute=minute: T0 + timedelta(minutes=minute))
+        create_task_record(session=session, task_id=task_id, name=name, queue=queue)
+    session.execute(TaskRecord.__table__.update().where(TaskRecord.id.in_(["t1", "t4"])).values(state="SUCCESS"))
+    session.commit()
+    return session
+
+
+def ids(result: tuple[int, list[TaskRecord]]) -> tuple[int, list[str]]:
+    return result[0], [r.id for r in result[1]]
+
+
+def test_list_all_newest_first(listed: Session) -> None:
+    assert ids(list_task_records(session=listed, filters=TaskFilter(), limit=50, offset=0)) == (
+        5, ["t4", "t3", "t2", "t1", "t0"])
+
+
+def test_list_limit_and_offset_keep_the_total(listed: Session) -> None:
+    assert ids(list_task_records(session=listed, filters=TaskFilter(), limit=2, offset=1)) == (5, ["t3", "t2"])
+    assert ids(list_task_records(session=listed, filters=TaskFilter(), limit=2, offset=10)) == (5, [])
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (TaskFilter(state="SUCCESS"), (2, ["t4", "t1"])),
+    (TaskFilter(name="housing.train"), (3, ["t4", "t2", "t0"])),
+    (TaskFilter(queue="checkins"), (1, ["t3"])),
+    (TaskFilter(since=T0 + timedelta(minutes=2)), (3, ["t4", "t3", "t2"])),
+    # The same instant written at another offset selects the same records.
+    (TaskFilter(since=datetime(2026, 3, 1, 9, 2, tzinfo=timezone(timedelta(hours=-3)))), (3, ["t4", "t3", "t2"])),
+    (TaskFilter(state="QUEUED", name="housing.train", since=T0 + timedelta(seconds=30)), (1, ["t2"])),
+    (TaskFilter(state="REVOKED"), (0, [])),
+])
+def test_list_filters(listed: Session, filters: TaskFilter, expected: tuple[int, list[str]]) -> None:
+    assert ids(list_task_records(session=listed, filters=filters, limit=50, offset=0)) == expected
+
+
+def test_timestamps_round_trip_as_utc(engine: Engine, session: Session) -> None:
+    local = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-3)))
+    transition(engine, "t1", TaskState.STARTED, started_at=local)
+    with engine.connect() as connection:
+        stored = connection.scalar(text("SELECT started_at FROM task_records WHERE id = 't1'"))
+    assert stored == "2026-03-01 12:30:15.123456"
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None and record.started_at is not None
+    assert record.started_at == local
+    assert record.started_at.tzinfo is UTC
+    assert record.started_at.hour == 12
+
+
+def test_naive_timestamps_are_refused(engine: Engine, session: Session) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    with pytest.raises(StatementError) as excinfo:
+        transition(engine, "t1", TaskState.STARTED, started_at=naive)
+    assert isinstance(excinfo.value.orig, ValueError)
+    assert "naive datetime" in str(excinfo.value.orig)
+    assert "attach a time zone" in str(excinfo.value.orig)
+    assert get_task_record(session=session, task_id="t1") is None
