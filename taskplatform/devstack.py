@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from taskplatform.embedded import ensure_bucket_ready, start_valkey, start_weed_mini
+from taskplatform.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini
 from taskplatform.object_store import s3_location
 from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import TASK_QUEUES
@@ -61,15 +61,21 @@ def _start_servers(supervisor: Supervisor, settings: Settings, env: dict[str, st
     return embedded
 
 
-def _start_platform(supervisor: Supervisor, settings: Settings, env: dict[str, str], flower_auth: str) -> None:
+def _start_platform(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
     celery = [sys.executable, "-m", "celery", "-A", "taskplatform"]
     var_dir = settings.var_dir.resolve()
     supervisor.start("worker", worker_command(queues=TASK_QUEUES, concurrency=settings.worker_concurrency,
                                               name="worker@%h"), env=env, stop_timeout=60)
     supervisor.start("beat", [*celery, "beat", "-l", "info", "-s", str(var_dir / "celerybeat-schedule")], env=env)
-    supervisor.start("flower", [*celery, "flower", f"--address={settings.flower_host}",
-                                f"--port={settings.flower_port}", f"--basic-auth={flower_auth}"], env=env)
     supervisor.start("api", api_command(host=settings.api_host, port=settings.api_port), env=env)
+
+
+def _start_flower(supervisor: Supervisor, settings: Settings, env: dict[str, str], flower_auth: str) -> None:
+    # Started once a worker answers: Flower's API lists the workers its first inspection found.
+    supervisor.start("flower", [sys.executable, "-m", "celery", "-A", "taskplatform", "flower",
+                                f"--address={settings.flower_host}", f"--port={settings.flower_port}",
+                                f"--basic-auth={flower_auth}"], env=env)
+    wait_until(lambda: port_open(settings.flower_port, settings.flower_host), timeout=60, what="Flower")
 
 
 def _api_ready(url: str) -> bool:
@@ -98,11 +104,12 @@ def main() -> int:
         get_settings.cache_clear()
         started = get_settings()
         ensure_bucket_ready(s3_location(started))
-        _start_platform(supervisor, started, env, flower_auth)
+        _start_platform(supervisor, started, env)
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_until(lambda: _api_ready(api_url) or stop.is_set(), timeout=90, interval=0.5,
                    what="the API and a worker")
         if not stop.is_set():
+            _start_flower(supervisor, started, env, flower_auth)
             _print_banner(api_url, settings, flower_auth, embedded, var_dir)
         while not stop.wait(0.5):
             if dead := supervisor.exited():

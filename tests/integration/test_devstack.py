@@ -1,0 +1,75 @@
+"""`make up` (`python -m taskplatform up`): the whole platform on embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from taskplatform.embedded import free_port
+from taskplatform.processes import wait_until
+from tests.integration.stack import ROOT, platform_env
+
+pytestmark = pytest.mark.slow
+
+
+def _processes_with_var_dir(var_dir: Path) -> list[int]:
+    """Processes still running with this launcher's VAR_DIR in their environment."""
+    marker = f"VAR_DIR={var_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_make_up_serves_a_batch_lists_the_worker_in_flower_and_stops_cleanly(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    api_port, flower_port = free_port(), free_port()
+    env = platform_env(VAR_DIR=str(var_dir), API_PORT=str(api_port), FLOWER_PORT=str(flower_port),
+                       EMBEDDED_VALKEY_PORT=str(free_port()), EMBEDDED_S3_PORT=str(free_port()))
+    launcher = subprocess.Popen([sys.executable, "-m", "taskplatform", "up"], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = []
+        for line in launcher.stdout or []:
+            banner.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        output = "".join(banner)
+        assert "taskplatform is up" in output, output
+        secrets = json.loads((var_dir / "dev-secrets.json").read_text())
+        assert secrets["flower_password"] in output
+
+        api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
+        assert api.get("/status").json()["ok"] is True
+        assert api.post("/alunos", json=[{"aluno_id": 1}]).status_code == 200
+        task = api.post("/checkin/batch", json=[{"aluno_id": 1, "data_hora": "2026-11-20T10:00:00Z"}]).json()
+        wait_until(lambda: api.get(task["status_url"]).json()["state"] == "SUCCESS", timeout=60,
+                   what="the batch to succeed")
+
+        flower = httpx.Client(base_url=f"http://127.0.0.1:{flower_port}", timeout=10,
+                              auth=(secrets["flower_user"], secrets["flower_password"]))
+        assert httpx.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10).status_code == 401
+        wait_until(lambda: any(name.startswith("worker@") for name in flower.get("/api/workers").json()),
+                   timeout=60, interval=0.5, what="Flower to list the worker")
+        assert _processes_with_var_dir(var_dir), "the launcher's children should be found while it runs"
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=120)
+    assert launcher.returncode == 0
+    wait_until(lambda: not _processes_with_var_dir(var_dir), timeout=30, what="every process to stop")
+    assert (var_dir / "taskplatform.sqlite3").exists() and (var_dir / "valkey").is_dir()
