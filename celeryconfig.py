@@ -1,6 +1,7 @@
 """Celery settings, every value taken from `taskplatform.settings`."""
 
 from taskplatform.queues import TASK_EXCHANGE, build_task_queues, task_routes
+from taskplatform.schedule import BEAT_SCHEDULE
 from taskplatform.settings import get_settings
 
 _settings = get_settings()
@@ -59,4 +60,4 @@ elif _settings.broker_kind == "redis":
                                 "unacked_restore_throttle": 1}
     result_backend_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
 
-beat_schedule: dict[str, dict[str, object]] = {}
+beat_schedule = BEAT_SCHEDULE

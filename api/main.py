@@ -7,7 +7,7 @@ import logging
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.routers import checkins, system, task_status
+from api.routers import checkins, churn, reports, system, task_status
 from api.security import require_api_key
 
 
@@ -27,3 +27,5 @@ app = FastAPI(
 app.include_router(system.router)
 app.include_router(task_status.router)
 app.include_router(checkins.router)
+app.include_router(reports.router)
+app.include_router(churn.router)

@@ -48,3 +48,21 @@ async def check_bucket(location: S3Location) -> None:
     """Raise unless the bucket answers (used by `/status`)."""
     async with s3_client(location, timeout_s=3.0) as client:
         await client.head_bucket(Bucket=location.bucket)
+
+
+async def put_object(location: S3Location, key: str, body: bytes, content_type: str) -> None:
+    async with s3_client(location) as client:
+        await client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType=content_type)
+
+
+async def get_object(location: S3Location, key: str) -> bytes | None:
+    """The object's bytes, or None if there is no such object."""
+    async with s3_client(location) as client:
+        try:
+            response = await client.get_object(Bucket=location.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+        async with response["Body"] as stream:
+            return bytes(await stream.read())

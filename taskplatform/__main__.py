@@ -1,19 +1,27 @@
-"""Command line: `python -m taskplatform up`."""
+"""Command line: `python -m taskplatform up | demo-data`."""
 
 from __future__ import annotations
 
 import sys
 
+COMMANDS = {
+    "up": "start the whole platform with embedded defaults (what `make up` runs)",
+    "demo-data": "load a synthetic gym (students, six months of check-ins) through the running API",
+}
+
 
 def main(argv: list[str]) -> int:
-    commands = {"up": "start the whole platform with embedded defaults (what `make up` runs)"}
-    if len(argv) != 1 or argv[0] not in commands:
-        usage = "\n".join(f"  {name:<10} {text}" for name, text in commands.items())
-        print(f"usage: python -m taskplatform <command>\n{usage}", file=sys.stderr)  # noqa: T201
+    if not argv or argv[0] not in COMMANDS:
+        usage = "\n".join(f"  {name:<10} {text}" for name, text in COMMANDS.items())
+        print(f"usage: python -m taskplatform <command> [options]\n{usage}", file=sys.stderr)  # noqa: T201
         return 2
-    from taskplatform.devstack import main as up
+    if argv[0] == "up":
+        from taskplatform.devstack import main as up
 
-    return up()
+        return up()
+    from taskplatform.demo_data import main as demo_data
+
+    return demo_data(argv[1:])
 
 
 if __name__ == "__main__":

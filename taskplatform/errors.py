@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import OperationalError
 
@@ -12,6 +13,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     BrokerUnavailable,
     ConnectionError,
     TimeoutError,
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
 )
 
 

@@ -1,11 +1,24 @@
-"""Database tables: the task ledger and the gym's students and check-ins."""
+"""Database tables: the task ledger, the gym (students, check-ins, reports, churn) and the model registry."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,3 +91,54 @@ class Checkin(Base):
 
     aluno_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("alunos.id"), primary_key=True)
     data_hora: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
+class DailyReport(Base):
+    """The attendance report of one local date (one row per date: a re-run replaces it)."""
+
+    __tablename__ = "daily_reports"
+
+    data: Mapped[date] = mapped_column(Date, primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    chart_key: Mapped[str | None] = mapped_column(String(300))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModelVersion(Base):
+    """A trained model in the registry: artifact in the object store, the rest here."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("kind", "version", name="uq_model_versions_kind_version"),
+        # At most one active version per kind.
+        Index("uq_model_versions_active_kind", "kind", unique=True,
+              postgresql_where=text("active"), sqlite_where=text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    version: Mapped[str] = mapped_column(String(64))
+    artifact_key: Mapped[str] = mapped_column(String(300))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[str | None] = mapped_column(Text)
+    predictions_served: Mapped[int] = mapped_column(BigInteger, default=0)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChurnScore(Base):
+    """The latest churn risk of each student, written by the last scoring run."""
+
+    __tablename__ = "churn_scores"
+    __table_args__ = (Index("ix_churn_scores_probability", "probability"),)
+
+    aluno_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("alunos.id", ondelete="CASCADE"), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSONType)
+    model_version: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

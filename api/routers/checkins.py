@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
+from api.enqueue import enqueue_or_503
 from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter, normalized_instants
 from api.schemas.tasks import TaskAccepted
 from taskplatform.checkins import upsert_alunos
-from taskplatform.enqueue import PublishFailed, enqueue_tracked
 from taskplatform.settings import get_settings
 from tasks.checkins import ingest_batch
 
@@ -56,14 +56,8 @@ async def checkin_batch(
     if errors:
         raise RequestValidationError(errors)
     signature = ingest_batch.s(aluno_ids=[item["aluno_id"] for item in items], instants=instants)
-    try:
-        enqueued = await run_in_threadpool(enqueue_tracked, session=session, signature=signature,
-                                           params={"items": len(items)}, idempotency_key=idempotency_key)
-    except PublishFailed as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
-    record = enqueued.record
-    response.headers["Location"] = f"/tarefa/{record.id}"
-    return TaskAccepted(task_id=record.id, status_url=f"/tarefa/{record.id}", state=record.state)
+    return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
+                                   params={"items": len(items)}, idempotency_key=idempotency_key)
 
 
 @router.post("/alunos", response_model=AlunosUpserted)

@@ -1,0 +1,61 @@
+"""Daily report endpoints: `POST /relatorio/diario` and reading a report back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
+from api.enqueue import enqueue_or_503
+from api.schemas.tasks import TaskAccepted
+from storage.s3 import get_object
+from taskplatform.object_store import s3_location
+from taskplatform.reports import get_daily_report
+from tasks.reports import daily
+
+router = APIRouter(tags=["reports"])
+
+
+def _not_future(day: date, settings: Any) -> None:
+    if day > datetime.now(settings.tz).date():
+        raise HTTPException(status_code=422, detail=[{"type": "date_future", "loc": ["query", "data"],
+                                                      "msg": f"{day.isoformat()} is in the future", "input": str(day)}])
+
+
+@router.post("/relatorio/diario", status_code=202, response_model=TaskAccepted)
+def request_daily_report(
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    data: Annotated[date | None, Query(description="YYYY-MM-DD; default: today in TIMEZONE")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskAccepted:
+    """Generate (or regenerate) the attendance report of a date in the background."""
+    day = data or datetime.now(settings.tz).date()
+    _not_future(day, settings)
+    return enqueue_or_503(session=session, response=response, signature=daily.s(data=day.isoformat()),
+                          params={"data": day.isoformat()}, idempotency_key=idempotency_key)
+
+
+@router.get("/relatorio/diario/{data}")
+def read_daily_report(data: date, session: SessionDep) -> dict[str, Any]:
+    """The stored report of a date; 404 until it has been generated."""
+    report = get_daily_report(session=session, day=data)
+    if report is None:
+        raise HTTPException(status_code=404, detail=f"no report for {data.isoformat()} yet: POST /relatorio/diario"
+                                                    f"?data={data.isoformat()}")
+    return {**report.content, "generated_at": report.generated_at.isoformat(), "task_id": report.task_id,
+            "chart_url": f"/relatorio/diario/{data.isoformat()}/grafico.png"}
+
+
+@router.get("/relatorio/diario/{data}/grafico.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+async def daily_report_chart(data: date, session: SessionDep, settings: SettingsDep) -> Response:
+    """The report's chart of check-ins per hour (PNG)."""
+    report = get_daily_report(session=session, day=data)
+    body = await get_object(s3_location(settings), report.chart_key) if report and report.chart_key else None
+    if body is None:
+        raise HTTPException(status_code=404, detail=f"no chart for {data.isoformat()} yet")
+    return Response(content=body, media_type="image/png")

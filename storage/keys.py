@@ -1,0 +1,22 @@
+"""Object keys: every object the platform writes has one deterministic key (idempotent writes)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _segment(value: str, what: str) -> str:
+    if not _SAFE.match(value) or value in {".", ".."}:
+        raise ValueError(f"{what} {value!r} cannot be part of an object key (letters, digits, '.', '_', '-')")
+    return value
+
+
+def daily_report_chart_key(day: date) -> str:
+    return f"reports/daily/{day:%Y/%m/%d}/checkins-per-hour.png"
+
+
+def model_artifact_key(kind: str, version: str) -> str:
+    return f"models/{_segment(kind, 'model kind')}/{_segment(version, 'model version')}/model.joblib"

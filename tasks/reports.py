@@ -1,0 +1,46 @@
+"""Report tasks: the daily attendance report (nightly from beat, and on demand)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from ml.attendance import build_daily_report, hourly_chart_png
+from storage.keys import daily_report_chart_key
+from taskplatform.celery_app import app
+from taskplatform.db import get_engine
+from taskplatform.object_store import put_bytes
+from taskplatform.reports import (
+    count_checkins,
+    count_new_students,
+    day_checkins,
+    local_day_bounds,
+    upsert_daily_report,
+)
+from taskplatform.settings import get_settings
+
+
+@app.task(name="reports.daily", bind=True)
+def daily(self: Any, data: str | None = None) -> dict[str, Any]:
+    """Build, chart and store the report of `data` (YYYY-MM-DD; default: today in TIMEZONE).
+
+    Idempotent: the chart goes to a key named by the date and the row is upserted by date,
+    so a retry or a second beat firing leaves one report.
+    """
+    tz = get_settings().tz
+    day = date.fromisoformat(data) if data else datetime.now(tz).date()
+    start, end = local_day_bounds(day, tz)
+    week_start, week_end = local_day_bounds(date.fromordinal(day.toordinal() - 7), tz)
+    with get_engine().connect() as connection:
+        checkins = day_checkins(connection=connection, start=start, end=end)
+        new_students = count_new_students(connection=connection, start=start, end=end)
+        previous = count_checkins(connection=connection, start=week_start, end=week_end)
+    report = build_daily_report(day=day, tz=tz, checkins=checkins, new_students=new_students,
+                                previous_week_total=previous)
+    chart_key = daily_report_chart_key(day)
+    put_bytes(chart_key, hourly_chart_png(report), "image/png")
+    with get_engine().begin() as connection:
+        upsert_daily_report(connection=connection, day=day, content=report, chart_key=chart_key,
+                            task_id=self.request.id)
+    return {"data": day.isoformat(), "total_checkins": report["total_checkins"],
+            "distinct_students": report["distinct_students"], "report_url": f"/relatorio/diario/{day.isoformat()}"}
