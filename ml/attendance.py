@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a worker; imported here so a worker's parent loads it once, before forking
+from matplotlib.figure import Figure  # noqa: E402
 
 
 def build_daily_report(*, day: date, tz: ZoneInfo, checkins: Sequence[tuple[int, datetime]], new_students: int,
@@ -51,13 +57,6 @@ def build_daily_report(*, day: date, tz: ZoneInfo, checkins: Sequence[tuple[int,
 
 def hourly_chart_png(report: dict[str, Any]) -> bytes:
     """A bar chart of check-ins per hour, as PNG bytes."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a worker
-    from matplotlib.figure import Figure
-
     hours = list(report["checkins_per_hour"])
     counts = [report["checkins_per_hour"][h] for h in hours]
     figure = Figure(figsize=(10, 4), dpi=100)
@@ -67,6 +66,7 @@ def hourly_chart_png(report: dict[str, Any]) -> bytes:
     axes.set_xlabel("hour")
     axes.set_ylabel("check-ins")
     axes.grid(axis="y", alpha=0.3)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9)  # fixed: tight_layout draws twice
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import aioboto3
@@ -23,11 +24,16 @@ class S3Location:
     bucket: str
 
 
+@lru_cache(maxsize=8)
+def _session(access_key: str | None, secret_key: str | None, region: str) -> aioboto3.Session:
+    # One session per process and identity: a new one reloads botocore's service model (~0.2 s).
+    return aioboto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
+
+
 @asynccontextmanager
 async def s3_client(location: S3Location, *, timeout_s: float = 10.0) -> AsyncIterator[Any]:
     """An aioboto3 S3 client with path-style addressing (what self-hosted stores expect)."""
-    session = aioboto3.Session(aws_access_key_id=location.access_key, aws_secret_access_key=location.secret_key,
-                               region_name=location.region)
+    session = _session(location.access_key, location.secret_key, location.region)
     config = AioConfig(s3={"addressing_style": "path"}, connect_timeout=timeout_s, read_timeout=timeout_s,
                        retries={"max_attempts": 2, "mode": "standard"})
     async with session.client("s3", endpoint_url=location.endpoint_url, config=config) as client:

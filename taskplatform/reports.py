@@ -21,7 +21,14 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+_PG_DAY = "SELECT aluno_id, data_hora FROM checkins WHERE data_hora >= %(start)s AND data_hora < %(end)s"
+
+
 def day_checkins(*, connection: Connection, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+    """(student, aware instant) of every check-in in [start, end)."""
+    if connection.dialect.name == "postgresql":
+        # psycopg already returns aware datetimes: plain driver rows skip SQLAlchemy's per-row work.
+        return connection.exec_driver_sql(_PG_DAY, {"start": start, "end": end}).cursor.fetchall()
     rows = connection.execute(select(Checkin.aluno_id, Checkin.data_hora)
                               .where(Checkin.data_hora >= start, Checkin.data_hora < end))
     return [(int(aluno_id), instant) for aluno_id, instant in rows]

@@ -10,18 +10,22 @@ from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ChurnRanking, ModelVersionOut, StudentRisk
 from api.schemas.tasks import TaskAccepted
+from taskplatform.celery_app import app as celery_app
 from taskplatform.churn import top_risks
 from taskplatform.model_registry import list_versions
-from tasks.churn import KIND, retrain
 
 router = APIRouter(tags=["churn"])
+
+#: Enqueued by name: the API never imports the worker side (scikit-learn and friends).
+RETRAIN = "churn.retrain"
+KIND = "churn"
 
 
 @router.post("/relatorio/churn/atualizar-modelo", status_code=202, response_model=TaskAccepted)
 def update_churn_model(session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Retrain the churn model in the background; `/tarefa/{id}` shows the stage and percent."""
-    return enqueue_or_503(session=session, response=response, signature=retrain.s(), params=None,
+    return enqueue_or_503(session=session, response=response, signature=celery_app.signature(RETRAIN), params=None,
                           idempotency_key=idempotency_key)
 
 

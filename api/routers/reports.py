@@ -11,11 +11,14 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.tasks import TaskAccepted
 from storage.s3 import get_object
+from taskplatform.celery_app import app as celery_app
 from taskplatform.object_store import s3_location
 from taskplatform.reports import get_daily_report
-from tasks.reports import daily
 
 router = APIRouter(tags=["reports"])
+
+#: Enqueued by name: the API never imports the worker side (matplotlib and friends).
+DAILY_REPORT = "reports.daily"
 
 
 def _not_future(day: date, settings: Any) -> None:
@@ -35,8 +38,9 @@ def request_daily_report(
     """Generate (or regenerate) the attendance report of a date in the background."""
     day = data or datetime.now(settings.tz).date()
     _not_future(day, settings)
-    return enqueue_or_503(session=session, response=response, signature=daily.s(data=day.isoformat()),
-                          params={"data": day.isoformat()}, idempotency_key=idempotency_key)
+    signature = celery_app.signature(DAILY_REPORT, kwargs={"data": day.isoformat()})
+    return enqueue_or_503(session=session, response=response, signature=signature, params={"data": day.isoformat()},
+                          idempotency_key=idempotency_key)
 
 
 @router.get("/relatorio/diario/{data}")
