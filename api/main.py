@@ -7,7 +7,7 @@ import logging
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.routers import checkins, churn, reports, system, task_status
+from api.routers import checkins, churn, dead_letters, devices, reports, sessions, system, task_status
 from api.security import require_api_key
 
 
@@ -29,3 +29,6 @@ app.include_router(task_status.router)
 app.include_router(checkins.router)
 app.include_router(reports.router)
 app.include_router(churn.router)
+app.include_router(devices.router)
+app.include_router(sessions.router)
+app.include_router(dead_letters.router)

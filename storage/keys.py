@@ -20,3 +20,8 @@ def daily_report_chart_key(day: date) -> str:
 
 def model_artifact_key(kind: str, version: str) -> str:
     return f"models/{_segment(kind, 'model kind')}/{_segment(version, 'model version')}/model.joblib"
+
+
+def session_key(user_id: str, session_uuid: str) -> str:
+    """`sessions/{user_id}/{session_uuid}.json`, the seed's layout."""
+    return f"sessions/{_segment(user_id, 'user_id')}/{_segment(session_uuid, 'session_uuid')}.json"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from celery import Celery
 
 #: Task modules, listed explicitly (no autodiscovery).
-TASK_MODULES = ["tasks.checkins", "tasks.reports", "tasks.churn"]
+TASK_MODULES = [
+    "tasks.checkins",
+    "tasks.reports",
+    "tasks.churn",
+    "tasks.devices",
+    "tasks.sessions",
+    "tasks.dead_letters",
+]
 
 app = Celery("taskplatform", task_cls="taskplatform.tracking:TrackedTask", include=TASK_MODULES)
 app.config_from_object("celeryconfig")

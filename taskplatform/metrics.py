@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
 from taskplatform.db import new_session
+from taskplatform.dead_letters import count_by_queue
 from taskplatform.ledger import count_by_name_and_state
 from taskplatform.models import TaskRecord
 from taskplatform.queues import TASK_QUEUES
@@ -55,8 +56,13 @@ class PlatformCollector(Collector):
             for name, count, total, *cumulative in rows:
                 buckets = [(str(b), int(c or 0)) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
                 durations.add_metric([name], buckets + [("+Inf", int(count))], float(total or 0.0))
+            dead = GaugeMetricFamily("taskplatform_dead_letters", "Dead letters not replayed yet, by queue",
+                                     labels=["queue"])
+            for queue, count in count_by_queue(session=session):
+                dead.add_metric([queue], count)
         yield tasks
         yield durations
+        yield dead
 
     def _queue_depths(self) -> Metric:
         depth = GaugeMetricFamily("taskplatform_queue_depth", "Messages waiting in each task queue",

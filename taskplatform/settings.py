@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     embedded_valkey_port: int = 6390
     embedded_s3_port: int = 8333
 
+    #: A device silent for longer than this many seconds is reported as stale.
+    device_stale_after: int = 300
+    #: How many raw device messages `GET /devices/messages` keeps.
+    device_messages_kept: int = 200
+    #: Raw-queue consumers: messages held unacknowledged at once (also the device batch size),
+    #: and how often a partial device batch is flushed, in seconds.
+    raw_prefetch: int = 500
+    raw_flush_interval: float = 0.2
+    #: Session uploads in flight at once per worker, and how long one upload is retried
+    #: (object store down) before the message goes back to the queue, in seconds.
+    sessions_in_flight: int = 32
+    sessions_retry_window: float = 600.0
+
     #: Largest accepted `/checkin/batch` body.
     checkin_batch_max: int = 10_000
     #: Default hard and soft time limits of a task, in seconds.

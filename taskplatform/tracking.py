@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -11,6 +12,7 @@ from celery import Task
 from celery.backends.base import DisabledBackend
 
 from taskplatform.db import get_engine, utcnow
+from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
 from taskplatform.errors import TRANSIENT_ERRORS
 from taskplatform.ledger import TaskState, record_transition
 from taskplatform.queues import queue_for
@@ -84,6 +86,19 @@ class TrackedTask(Task):  # type: ignore[misc]
                      type(exc).__name__, exc)
         self._record(task_id, TaskState.FAILURE, error_type=type(exc).__name__, error_message=str(exc),
                      traceback=str(einfo.traceback) if einfo else None, finished_at=utcnow(), runtime_s=runtime)
+        if isinstance(exc, TRANSIENT_ERRORS):
+            self._dead_letter(exc, args, kwargs)
+
+    def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A task that exhausted its retries is kept, with its arguments, for replay."""
+        try:
+            with get_engine().begin() as connection:
+                record_dead_letters(connection=connection, letters=[NewDeadLetter(
+                    queue=self._queue() or "unknown", reason="retries_exhausted", task_name=self.name,
+                    error=f"{type(exc).__name__}: {exc}", attempts=self.request.retries + 1,
+                    body=json.dumps({"args": list(args), "kwargs": kwargs}, default=str))])
+        except Exception:
+            logger.exception("could not store task %s id=%s as a dead letter", self.name, self.request.id)
 
     def report_progress(self, percent: int, message: str) -> None:
         """Record progress (0-100 and a stage) visible at `/tarefa/{id}`."""

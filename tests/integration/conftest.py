@@ -6,12 +6,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from storage.s3 import S3Location
-from taskplatform.embedded import ensure_bucket_ready, start_valkey, start_weed_mini
+from taskplatform.embedded import ensure_bucket_ready, free_port, start_valkey, start_weed_mini
 from taskplatform.processes import Supervisor
 from tests.integration.stack import Stack, new_stack
 from tests.services import POSTGRES_URL, RABBITMQ_URL, REGISTRY
@@ -25,19 +27,40 @@ STACKS = {
 S3_BUCKET = "ux-auditor-sessions"
 
 
+@dataclass
+class Embedded:
+    """The embedded servers of the session; the object store can be stopped and started again."""
+
+    supervisor: Supervisor
+    root: Path
+    redis_url: str
+    s3_env: dict[str, str]
+    s3_port: int
+
+    def stop_s3(self) -> None:
+        self.supervisor.stop("weed")
+
+    def start_s3(self) -> None:
+        start_weed_mini(self.supervisor, data_dir=self.root / "s3", access_key=self.s3_env["S3_ACCESS_KEY"],
+                        secret_key=self.s3_env["S3_SECRET_KEY"], s3_port=self.s3_port)
+        ensure_bucket_ready(S3Location(self.s3_env["S3_ENDPOINT_URL"], self.s3_env["S3_ACCESS_KEY"],
+                                       self.s3_env["S3_SECRET_KEY"], "us-east-1", S3_BUCKET))
+
+
 @pytest.fixture(scope="session")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     """Valkey (the Redis broker, unless TEST_REDIS_URL is set) and `weed mini` (S3)."""
     root = tmp_path_factory.mktemp("embedded")
     supervisor = Supervisor(log_dir=root / "logs")
     try:
         redis_url = os.environ.get("TEST_REDIS_URL") or start_valkey(supervisor, data_dir=root / "valkey")
+        s3_port = free_port()
         s3 = start_weed_mini(supervisor, data_dir=root / "s3", access_key="testkey",
-                             secret_key="test-secret-" + uuid.uuid4().hex[:8])
-        location = S3Location(s3.endpoint_url, s3.access_key, s3.secret_key, "us-east-1", S3_BUCKET)
-        ensure_bucket_ready(location)
-        yield {"redis_url": redis_url.rsplit("/", 1)[0], "S3_ENDPOINT_URL": s3.endpoint_url,
-               "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": S3_BUCKET}
+                             secret_key="test-secret-" + uuid.uuid4().hex[:8], s3_port=s3_port)
+        ensure_bucket_ready(S3Location(s3.endpoint_url, s3.access_key, s3.secret_key, "us-east-1", S3_BUCKET))
+        yield Embedded(supervisor, root, redis_url.rsplit("/", 1)[0],
+                       {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_ACCESS_KEY": s3.access_key,
+                        "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": S3_BUCKET}, s3_port)
     finally:
         supervisor.stop_all()
 
@@ -58,15 +81,15 @@ def _postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=list(STACKS))
-def stack(request: pytest.FixtureRequest, embedded: dict[str, str],
+def stack(request: pytest.FixtureRequest, embedded: Embedded,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     name: str = request.param
     broker, database = STACKS[name]
     for group in {broker, database} - {"redis", "sqlite"}:
         REGISTRY.require(group)
     root = tmp_path_factory.mktemp(name)
-    broker_url = RABBITMQ_URL if broker == "rabbitmq" else f"{embedded['redis_url']}/{list(STACKS).index(name)}"
-    s3 = {k: v for k, v in embedded.items() if k.startswith("S3_")}
+    broker_url = RABBITMQ_URL if broker == "rabbitmq" else f"{embedded.redis_url}/{list(STACKS).index(name)}"
+    s3 = embedded.s3_env
     database_cm = _postgres_database() if database == "postgres" else nullcontext(f"sqlite:///{root / 'db.sqlite3'}")
     with database_cm as database_url:
         running = new_stack(name, broker_url=broker_url, broker_kind="amqp" if broker == "rabbitmq" else "redis",

@@ -17,9 +17,10 @@ from sqlalchemy import Engine
 from taskplatform.db import make_engine
 from taskplatform.embedded import free_port
 from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
-from taskplatform.queues import TASK_QUEUES, build_task_queues
+from taskplatform.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_task_queues
 
 ROOT = Path(__file__).resolve().parents[2]
+RAW_QUEUES = ("rasp_data", "raw_sessions", "raw_sessions.dlq", DEAD_LETTER_QUEUE)
 FINAL = {"SUCCESS", "FAILURE", "REVOKED"}
 #: Variables of the platform that must not leak from the developer's shell into a stack.
 PLATFORM_VARS = ("BROKER_URL", "RABBITMQ_URL", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_USER",
@@ -44,6 +45,7 @@ class Stack:
     engine: Engine
     supervisor: Supervisor
     api: httpx.Client = field(init=False)
+    policy_problem: str | None = field(default=None, init=False)
     api_url: str = field(init=False)
     worker_name: str = field(init=False)
 
@@ -55,10 +57,11 @@ class Stack:
                                   if self.broker_kind == "amqp" else {})
 
     # Processes ------------------------------------------------------------------------
-    def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2) -> None:
+    def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2,
+                     **extra_env: str) -> None:
         self.supervisor.start("worker", worker_command(queues=queues, concurrency=concurrency, name=self.worker_name,
                                                        extra=("--without-gossip", "--without-mingle")),
-                              env=self.env, cwd=ROOT, stop_timeout=30)
+                              env={**self.env, **extra_env}, cwd=ROOT, stop_timeout=30)
         wait_until(self._worker_answers, timeout=60, interval=0.3, what=f"worker {self.worker_name}")
 
     def _worker_answers(self) -> bool:
@@ -66,6 +69,9 @@ class Stack:
 
     def kill_worker(self) -> None:
         self.supervisor.kill("worker")
+
+    def stop_worker(self) -> None:
+        self.supervisor.stop("worker")
 
     def start_api(self, *, name: str = "api", **extra_env: str) -> httpx.Client:
         port = free_port()
@@ -112,7 +118,7 @@ def delete_task_queues(broker_url: str) -> None:
     from kombu import Connection
 
     with Connection(broker_url) as connection:
-        for queue in TASK_QUEUES:
+        for queue in (*TASK_QUEUES, *RAW_QUEUES):
             channel = connection.channel()
             try:
                 channel.queue_delete(queue)
@@ -125,10 +131,13 @@ def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str
     env = platform_env(BROKER_URL=broker_url, DATABASE_URL=database_url, VAR_DIR=str(log_dir / "var"),
                        BROKER_VISIBILITY_TIMEOUT="10", BROKER_UNACKED_RESTORE_INTERVAL="1", **s3, **(extra_env or {}))
     migrate(env)
+    policies = None
     if broker_kind == "amqp":
         delete_task_queues(broker_url)
+        policies = apply_policies()
     stack = Stack(name=name, broker_kind=broker_kind, env=env, engine=make_engine(database_url),
                   supervisor=Supervisor(log_dir=log_dir))
+    stack.policy_problem = policies
     try:
         stack.start_worker()
         stack.open_api()
@@ -136,6 +145,21 @@ def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str
         stack.close()
         raise
     return stack
+
+
+def apply_policies() -> str | None:
+    """Attach the dead-letter policies with rabbitmqctl; the reason when that is not possible here."""
+    import shutil
+
+    from taskplatform.rabbitmq_policies import apply_with_rabbitmqctl
+
+    if not shutil.which("rabbitmqctl"):
+        return "rabbitmqctl is not on this machine (the broker is elsewhere)"
+    try:
+        apply_with_rabbitmqctl("/")
+    except subprocess.CalledProcessError as exc:
+        return f"rabbitmqctl set_policy failed: {exc.stderr.decode(errors='replace').strip()[:200]}"
+    return None
 
 
 def elapsed(start: float) -> float:

@@ -1,0 +1,64 @@
+"""Device endpoints: health checks over HTTP, and the devices' latest status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response
+
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
+from api.enqueue import enqueue_or_503
+from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
+from api.schemas.tasks import TaskAccepted
+from taskplatform.celery_app import app as celery_app
+from taskplatform.devices import InvalidMessage, get_device, list_devices, parse_reading, recent_messages, stale_cutoff
+
+router = APIRouter(tags=["devices"])
+
+
+def _out(device: Any, cutoff: datetime) -> DeviceOut:
+    return DeviceOut.model_validate(device).model_copy(update={"stale": device.last_update < cutoff})
+
+
+@router.post("/devices/health", status_code=202, response_model=TaskAccepted)
+def post_health(reading: Annotated[dict[str, Any], Body(examples=[{"id": "raspberry-01", "wifi_status": "connected",
+                                                                   "cpu_temp": "48°C"}])],
+                session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
+    """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP."""
+    try:
+        parse_reading(reading)
+    except InvalidMessage as exc:
+        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body"], "msg": str(exc)}]) from None
+    signature = celery_app.signature("devices.upsert", kwargs={"reading": reading})
+    return enqueue_or_503(session=session, response=response, signature=signature,
+                          params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
+
+
+@router.get("/devices", response_model=DeviceList)
+def devices(session: SessionDep, settings: SettingsDep, wifi_status: str | None = None,
+            stale: Annotated[bool | None, Query(description="only devices silent longer than DEVICE_STALE_AFTER "
+                                                            "(true) or not (false)")] = None,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+            offset: Annotated[int, Query(ge=0)] = 0) -> DeviceList:
+    """Every device's latest status, by id."""
+    cutoff = stale_cutoff(datetime.now(UTC), settings.device_stale_after)
+    total, rows = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
+                               stale_before=cutoff, stale=stale)
+    return DeviceList(total=total, limit=limit, offset=offset, stale_after_s=settings.device_stale_after,
+                      items=[_out(d, cutoff) for d in rows])
+
+
+@router.get("/devices/messages", response_model=list[DeviceMessageOut])
+def device_messages(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[DeviceMessageOut]:
+    """The last raw messages received, newest first (bounded by DEVICE_MESSAGES_KEPT)."""
+    return [DeviceMessageOut.model_validate(m) for m in recent_messages(session=session, limit=limit)]
+
+
+@router.get("/devices/{raspberry_id}", response_model=DeviceOut)
+def device(raspberry_id: str, session: SessionDep, settings: SettingsDep) -> DeviceOut:
+    """One device's latest status; 404 if it never reported."""
+    found = get_device(session=session, raspberry_id=raspberry_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"unknown device {raspberry_id!r}")
+    return _out(found, stale_cutoff(datetime.now(UTC), settings.device_stale_after))

@@ -1,0 +1,82 @@
+"""HTTP models of devices, sessions and dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    raspberry_id: str
+    wifi_status: str | None
+    mem_usage: str | None
+    cpu_temp: str | None
+    led_internal_status: bool
+    led_external_status: bool
+    cpu_percent: float | None
+    gpio_used_count: int | None
+    spi_buses: Any | None
+    i2c_buses: Any | None
+    usb_devices_count: int | None
+    net_bytes_sent: int | None
+    net_bytes_recv: int | None
+    net_ifaces: Any | None
+    extra: dict[str, Any] | None
+    first_seen: datetime
+    last_update: datetime
+    stale: bool = False
+
+
+class DeviceList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    stale_after_s: int
+    items: list[DeviceOut]
+
+
+class DeviceMessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    raspberry_id: str | None
+    received_at: datetime
+    body: str
+
+
+class DeadLetterOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    queue: str
+    task_name: str | None
+    reason: str
+    error: str | None
+    attempts: int
+    body: str
+    created_at: datetime
+    replayed_at: datetime | None
+    replay_task_id: str | None
+
+
+class DeadLetterList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[DeadLetterOut]
+
+
+class ReplayIn(BaseModel):
+    """Optional corrected body to apply instead of the stored one."""
+
+    body: Any | None = Field(default=None, description="A corrected message (JSON value or text)")
+
+
+class BulkReplayOut(BaseModel):
+    dry_run: bool
+    matched: int
+    replayed: list[dict[str, Any]]
+    failed: list[dict[str, Any]]

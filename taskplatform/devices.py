@@ -1,0 +1,137 @@
+"""Raspberry Pi health checks: the seed's message format, and set-based upserts of `device_status`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from taskplatform.ledger import dialect_insert
+from taskplatform.models import DeviceMessage, DeviceStatus
+
+#: Columns a reading may set; anything else the device sends is kept in `extra`.
+COLUMNS = ("wifi_status", "mem_usage", "cpu_temp", "led_internal_status", "led_external_status", "cpu_percent",
+           "gpio_used_count", "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent", "net_bytes_recv",
+           "net_ifaces")
+
+
+class InvalidMessage(ValueError):
+    """A body that can never be applied; `reason` is a short machine-readable word."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class DeviceReading(BaseModel):
+    """One health check, as the seed's devices publish it (`id` is the Raspberry Pi's id)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200)
+    wifi_status: str | None = Field(default=None, max_length=100)
+    mem_usage: str | None = Field(default=None, max_length=100)
+    cpu_temp: str | None = Field(default=None, max_length=100)
+    led_internal_status: bool | None = None
+    led_external_status: bool | None = None
+    cpu_percent: float | None = None
+    gpio_used_count: int | None = None
+    spi_buses: list[Any] | dict[str, Any] | None = None
+    i2c_buses: list[Any] | dict[str, Any] | None = None
+    usb_devices_count: int | None = None
+    net_bytes_sent: int | None = Field(default=None, ge=0)
+    net_bytes_recv: int | None = Field(default=None, ge=0)
+    net_ifaces: list[Any] | dict[str, Any] | None = None
+
+    @field_validator("id", "wifi_status", "mem_usage", "cpu_temp", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        # Devices send "48°C" or 48: the seed stores text either way.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def parse_reading(body: bytes | str | dict[str, Any]) -> DeviceReading:
+    """Validate a body; InvalidMessage says why it can never be applied."""
+    if not isinstance(body, dict):
+        try:
+            body = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidMessage("invalid_message", "a health check must be a JSON object")
+    try:
+        return DeviceReading.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise InvalidMessage("invalid_message", problems) from None
+
+
+def _merge(readings: Sequence[tuple[DeviceReading, datetime]]) -> dict[str, dict[str, Any]]:
+    """One row per device; later messages (arrival order) win field by field."""
+    rows: dict[str, dict[str, Any]] = {}
+    for reading, received_at in readings:
+        row = rows.setdefault(reading.id, {"raspberry_id": reading.id, "extra": None})
+        row["last_update"] = received_at
+        sent = reading.model_dump(exclude_unset=True)
+        row.update({k: v for k, v in sent.items() if k in COLUMNS})
+        if reading.model_extra:
+            row["extra"] = {**(row["extra"] or {}), **reading.model_extra}
+    return rows
+
+
+def upsert_device_statuses(*, connection: Connection, readings: Sequence[tuple[DeviceReading, datetime]]) -> int:
+    """Apply a batch in one statement per set of fields; returns the number of devices written."""
+    table = DeviceStatus.__table__
+    merged = _merge(readings)
+    # Rows sending the same fields share one multi-row statement (a statement needs uniform columns).
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in merged.values():
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    for shape, rows in by_shape.items():
+        stmt = dialect_insert(connection, table).values([{**r, "first_seen": r["last_update"]} for r in rows])
+        changes: dict[str, Any] = {c: stmt.excluded[c] for c in shape if c in COLUMNS or c == "last_update"}
+        if "extra" in shape:
+            changes["extra"] = func.coalesce(stmt.excluded.extra, table.c.extra)
+        connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.raspberry_id], set_=changes))
+    return len(merged)
+
+
+def record_device_messages(*, connection: Connection, messages: Sequence[tuple[str | None, str, datetime]],
+                           keep: int) -> None:
+    """Append raw messages and drop all but the newest `keep` (the seed's list, bounded)."""
+    if not messages:
+        return
+    connection.execute(insert(DeviceMessage.__table__), [
+        {"raspberry_id": rid, "body": body[:20_000], "received_at": at} for rid, body, at in messages])
+    newest = connection.scalar(select(func.max(DeviceMessage.id))) or 0
+    connection.execute(delete(DeviceMessage.__table__).where(DeviceMessage.id <= newest - keep))
+
+
+def list_devices(*, session: Session, limit: int, offset: int, wifi_status: str | None,
+                 stale_before: datetime | None, stale: bool | None) -> tuple[int, list[DeviceStatus]]:
+    query = select(DeviceStatus)
+    if wifi_status:
+        query = query.where(DeviceStatus.wifi_status == wifi_status)
+    if stale is not None and stale_before is not None:
+        query = query.where(DeviceStatus.last_update < stale_before if stale
+                            else DeviceStatus.last_update >= stale_before)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(DeviceStatus.raspberry_id).limit(limit).offset(offset))
+    return total, list(rows)
+
+
+def get_device(*, session: Session, raspberry_id: str) -> DeviceStatus | None:
+    return session.scalars(select(DeviceStatus).where(DeviceStatus.raspberry_id == raspberry_id)).first()
+
+
+def recent_messages(*, session: Session, limit: int) -> list[DeviceMessage]:
+    return list(session.scalars(select(DeviceMessage).order_by(DeviceMessage.id.desc()).limit(limit)))
+
+
+def stale_cutoff(now: datetime, stale_after_s: int) -> datetime:
+    return now - timedelta(seconds=stale_after_s)

@@ -1,0 +1,62 @@
+"""Moves messages RabbitMQ dead-lettered (past a delivery limit) into the dead-letter store."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import bootsteps
+from kombu import Consumer
+from kombu.message import Message
+
+from taskplatform.celery_app import app
+from taskplatform.db import get_engine
+from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
+from taskplatform.queues import dead_letter_queue
+from taskplatform.raw_queues import RAW_SESSIONS_DLQ
+from taskplatform.settings import get_settings
+
+logger = logging.getLogger("taskplatform.dead_letters")
+
+
+def _from_broker(message: Message) -> NewDeadLetter:
+    headers = dict(message.headers or {})
+    deaths = headers.get("x-death") or [{}]
+    first = deaths[0] if isinstance(deaths, list) and deaths else {}
+    queue = str(first.get("queue") or message.delivery_info.get("routing_key") or "unknown")
+    reason = str(first.get("reason") or "dead_lettered")
+    attempts = int(headers.get("x-delivery-count") or first.get("count") or 1)
+    task_name = headers.get("task")
+    return NewDeadLetter(queue=queue, reason=reason, body=message.body, task_name=str(task_name) if task_name else None,
+                         attempts=attempts, error=f"RabbitMQ dead-lettered it: {reason}",
+                         headers={k: v for k, v in headers.items() if isinstance(v, str | int | float | bool)})
+
+
+class DeadLetterQueueConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
+    """Consumes the broker's dead-letter queues and records each message, then acknowledges it."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.enabled = get_settings().broker_kind == "amqp"
+
+    def include_if(self, parent: Any) -> bool:
+        return bool(self.enabled)
+
+    def get_consumers(self, channel: Any) -> list[Consumer]:
+        queues = [RAW_SESSIONS_DLQ, dead_letter_queue()]
+        for queue in queues:
+            queue(channel).declare()
+        return [Consumer(channel, queues=queues, on_message=self.on_message, accept=None, prefetch_count=50)]
+
+    def on_message(self, message: Message) -> None:
+        try:
+            with get_engine().begin() as connection:
+                record_dead_letters(connection=connection, letters=[_from_broker(message)])
+        except Exception:
+            logger.exception("could not record a dead-lettered message; it stays in its queue")
+            message.requeue()
+            return
+        message.ack()
+
+
+app.steps["consumer"].add(DeadLetterQueueConsumer)
