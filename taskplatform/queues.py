@@ -25,6 +25,8 @@ TASK_EXCHANGE = "taskplatform"
 #: dropping it. Queue arguments cannot change once declared, so they are fixed here.
 DEAD_LETTER_EXCHANGE = "taskplatform.dlx"
 DEAD_LETTER_QUEUE = "taskplatform.dead_letters"
+#: Deliveries of one task message before RabbitMQ dead-letters it (a worker crash loop).
+TASK_DELIVERY_LIMIT = 20
 
 
 def queue_for(task_name: str) -> str:
@@ -59,7 +61,7 @@ def build_task_queues(broker_kind: str) -> list[Queue]:
     if broker_kind == "amqp":
         exchange = Exchange(TASK_EXCHANGE, type="topic", durable=True)
         return [Queue(name, exchange, routing_key=name, durable=True,
-                      queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": 20,
+                      queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": TASK_DELIVERY_LIMIT,
                                        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
                                        "x-dead-letter-routing-key": name})
                 for name in TASK_QUEUES]

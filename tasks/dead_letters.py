@@ -12,11 +12,14 @@ from kombu.message import Message
 from taskplatform.celery_app import app
 from taskplatform.db import get_engine
 from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
-from taskplatform.queues import dead_letter_queue
-from taskplatform.raw_queues import RAW_SESSIONS_DLQ
+from taskplatform.queues import TASK_DELIVERY_LIMIT, TASK_QUEUES, dead_letter_queue
+from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
 from taskplatform.settings import get_settings
 
 logger = logging.getLogger("taskplatform.dead_letters")
+
+DELIVERY_LIMITS: dict[str, int] = {RAW_SESSIONS.name: int(RAW_SESSIONS.queue_arguments["x-delivery-limit"]),
+                                   **dict.fromkeys(TASK_QUEUES, TASK_DELIVERY_LIMIT)}
 
 
 def _from_broker(message: Message) -> NewDeadLetter:
@@ -25,7 +28,9 @@ def _from_broker(message: Message) -> NewDeadLetter:
     first = deaths[0] if isinstance(deaths, list) and deaths else {}
     queue = str(first.get("queue") or message.delivery_info.get("routing_key") or "unknown")
     reason = str(first.get("reason") or "dead_lettered")
-    attempts = int(headers.get("x-delivery-count") or first.get("count") or 1)
+    # Past a delivery limit, the message was delivered limit + 1 times (x-death counts deaths, not deliveries).
+    limit = DELIVERY_LIMITS.get(queue)
+    attempts = limit + 1 if reason == "delivery_limit" and limit else int(first.get("count") or 1)
     task_name = headers.get("task")
     return NewDeadLetter(queue=queue, reason=reason, body=message.body, task_name=str(task_name) if task_name else None,
                          attempts=attempts, error=f"RabbitMQ dead-lettered it: {reason}",

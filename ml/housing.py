@@ -1,0 +1,216 @@
+"""Housing-price regression: training with a held-out score, batch prediction, a diagnostic plot and synthetic data."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a worker; imported here so a worker's parent loads it once, before forking
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import sklearn  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
+from sklearn.linear_model import Ridge  # noqa: E402
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
+
+from ml.housing_data import (  # noqa: E402
+    FeatureSpec,
+    HousingDataError,
+    check_prediction_rows,
+    infer_features,
+    is_missing,
+    is_number,
+    rows_from_csv,
+    rows_hash,
+)
+
+__all__ = [
+    "BAIRROS", "SYNTHETIC_COEFFICIENTS", "FeatureSpec", "HousingDataError", "TrainedHousingModel",
+    "check_prediction_rows", "infer_features", "predict_prices", "prediction_plot_png", "rows_from_csv", "rows_hash",
+    "synthetic_housing", "train_housing_model",
+]
+
+REGRESSOR_PARAMS: dict[str, Any] = {"alpha": 1.0}
+# Rarer categories share one "infrequent" column, so an id-like text column cannot blow up the design matrix.
+MAX_CATEGORIES = 100
+MIN_TRAIN_SPLIT = 10
+MIN_TEST_SPLIT = 2
+
+
+@dataclass(frozen=True)
+class TrainedHousingModel:
+    pipeline: Any
+    spec: FeatureSpec
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    holdout_actual: list[float]
+    holdout_predicted: list[float]
+
+
+def _category(value: Any) -> Any:
+    if is_missing(value):
+        return np.nan  # what SimpleImputer looks for in an object column
+    if is_number(value) and float(value).is_integer():
+        return str(int(value))  # 3 from JSON and 3.0 from a CSV are the same category
+    return value if isinstance(value, str) else str(value)
+
+
+def _frame(spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The model's input: one float column per numeric feature, one object column per categorical one."""
+    data: dict[str, Any] = {}
+    for name in spec.numeric:
+        data[name] = np.array([row.get(name) for row in rows], dtype=np.float64)  # None becomes NaN
+    for name in spec.categorical:
+        # object, not pandas' str dtype, keeps NaN as the missing marker the imputer expects
+        values = (row.get(name) for row in rows)
+        data[name] = pd.Series([v if type(v) is str else _category(v) for v in values], dtype=object)
+    return pd.DataFrame(data, columns=spec.features)
+
+
+def build_pipeline(spec: FeatureSpec) -> Pipeline:
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline([
+        ("impute", SimpleImputer(strategy="most_frequent")),
+        ("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=MAX_CATEGORIES)),
+    ])
+    parts = [("numeric", numeric, spec.numeric), ("categorical", categorical, spec.categorical)]
+    preprocess = ColumnTransformer([part for part in parts if part[2]])
+    return Pipeline([("preprocess", preprocess), ("regressor", Ridge(**REGRESSOR_PARAMS))])
+
+
+def train_housing_model(rows: Sequence[Mapping[str, Any]], *, target: str = "preco", test_share: float = 0.2,
+                        seed: int = 0) -> TrainedHousingModel:
+    """Fit on a random (1 - test_share) of the rows and score on the rest. The returned pipeline is the one fitted on
+    the training rows, so the metrics describe it exactly."""
+    if not 0.0 < test_share < 1.0:
+        raise HousingDataError([f"test_share must be between 0 and 1, got {test_share}"])
+    spec = infer_features(rows, target=target)
+    n_test = math.ceil(test_share * len(rows))
+    if n_test < MIN_TEST_SPLIT or len(rows) - n_test < MIN_TRAIN_SPLIT:
+        raise HousingDataError([f"a test_share of {test_share} splits {len(rows)} rows into {len(rows) - n_test} to "
+                                f"train on and {n_test} to test; at least {MIN_TRAIN_SPLIT} and {MIN_TEST_SPLIT} "
+                                "are needed"])
+    x = _frame(spec, rows)
+    y = np.array([float(row[target]) for row in rows], dtype=np.float64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=n_test, random_state=seed)
+    pipeline = build_pipeline(spec).fit(x_train, y_train)
+    predicted = pipeline.predict(x_test)
+    metrics = {
+        "r2": float(r2_score(y_test, predicted)),
+        "mae": float(mean_absolute_error(y_test, predicted)),
+        "rmse": float(root_mean_squared_error(y_test, predicted)),
+        "n_train": float(y_train.size),
+        "n_test": float(y_test.size),
+    }
+    params = {
+        "target": target, "test_share": test_share, "seed": seed, "regressor": "Ridge",
+        "regressor_params": dict(REGRESSOR_PARAMS),
+        "features": {"numeric": list(spec.numeric), "categorical": list(spec.categorical)},
+        "preprocessing": {"numeric": "median imputation + standard scaling",
+                          "categorical": f"most-frequent imputation + one-hot (unknown values ignored, at most "
+                                         f"{MAX_CATEGORIES} categories per column)"},
+        "n_rows": len(rows), "dataset_sha256": rows_hash(rows, target=target), "sklearn": sklearn.__version__,
+    }
+    return TrainedHousingModel(pipeline=pipeline, spec=spec, metrics=metrics, params=params,
+                               holdout_actual=y_test.tolist(), holdout_predicted=predicted.astype(float).tolist())
+
+
+def predict_prices(pipeline: Any, spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """One price per row, in order. Raises HousingDataError as check_prediction_rows does."""
+    check_prediction_rows(rows, spec)
+    return np.asarray(pipeline.predict(_frame(spec, rows)), dtype=np.float64).tolist()
+
+
+def _money(value: float, _position: int | None = None) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f}M".replace(".0M", "M")
+    return f"{value / 1e3:.0f}k" if abs(value) >= 1e3 else f"{value:.0f}"
+
+
+def prediction_plot_png(actual: Sequence[float], predicted: Sequence[float], *, title: str) -> bytes:
+    """Predicted against actual prices with the y = x line a perfect model would sit on, as PNG bytes."""
+    if len(actual) != len(predicted):
+        raise ValueError(f"{len(actual)} actual and {len(predicted)} predicted values")
+    figure = Figure(figsize=(6.5, 6), dpi=100)
+    axes = figure.add_subplot()
+    # many points would merge into a blob; smaller, fainter markers keep the density visible
+    size, alpha = (12, 0.6) if len(actual) <= 2000 else (4, 0.25)
+    axes.scatter(actual, predicted, s=size, alpha=alpha, color="#2a7ab0", linewidths=0)
+    values = [*actual, *predicted]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    axes.plot([low, high], [low, high], color="#c0392b", linewidth=1.2, label="y = x (perfect prediction)")
+    axes.set_title(title)
+    axes.set_xlabel("actual price")
+    axes.set_ylabel("predicted price")
+    axes.xaxis.set_major_formatter(FuncFormatter(_money))
+    axes.yaxis.set_major_formatter(FuncFormatter(_money))
+    axes.legend(loc="upper left")
+    axes.grid(alpha=0.3)
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.92)  # fixed: tight_layout draws twice
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+# (name, price offset in R$, share of listings): São Paulo districts from the priciest down
+BAIRROS: tuple[tuple[str, float, float], ...] = (
+    ("Jardim Paulista", 420_000.0, 0.08), ("Pinheiros", 350_000.0, 0.12), ("Moema", 310_000.0, 0.10),
+    ("Vila Mariana", 220_000.0, 0.15), ("Perdizes", 190_000.0, 0.12), ("Tatuapé", 90_000.0, 0.15),
+    ("Santana", 50_000.0, 0.13), ("Itaquera", 0.0, 0.15),
+)
+SYNTHETIC_COEFFICIENTS: dict[str, float] = {
+    "intercept": 120_000.0, "area_m2": 6_500.0, "quartos": 18_000.0, "banheiros": 25_000.0, "vagas": 35_000.0,
+    "idade_anos": -2_500.0, "casa": 90_000.0, "noise_sd": 90_000.0,
+}
+MISSING_SHARE = {"vagas": 0.03, "idade_anos": 0.04}
+
+
+def synthetic_housing(n: int = 5000, *, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` São Paulo listings whose price is a known linear function of the features plus Gaussian noise:
+
+        preco = 120,000 + 6,500·area_m2 + 18,000·quartos + 25,000·banheiros + 35,000·vagas − 2,500·idade_anos
+                + BAIRROS offset of bairro + 90,000·[tipo == "casa"] + N(0, 90,000²),   rounded to R$ 100
+
+    (SYNTHETIC_COEFFICIENTS, BAIRROS). The price uses the true vagas and idade_anos; about 3% and 4% of them are then
+    blanked (None), as listings often leave them out.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    rng = np.random.default_rng(seed)
+    c = SYNTHETIC_COEFFICIENTS
+    casa = rng.random(n) < 0.3
+    area = np.where(casa, rng.lognormal(math.log(140), 0.35, n), rng.lognormal(math.log(68), 0.35, n))
+    area = np.round(np.clip(area, np.where(casa, 50, 25), np.where(casa, 450, 260)), 1)
+    quartos = np.clip(np.rint(area / 30 + rng.normal(0, 0.6, n)), 1, 5)
+    banheiros = np.clip(np.rint(1 + (quartos - 1) * 0.7 + rng.normal(0, 0.5, n)), 1, 5)
+    vagas = np.clip(np.rint(area / 60 + casa + rng.normal(0, 0.6, n)), 0, 4)
+    idade = np.clip(np.rint(rng.gamma(2.0, 8.0, n)), 0, 60)
+    names = [name for name, _, _ in BAIRROS]
+    shares = np.array([share for _, _, share in BAIRROS])
+    bairro = rng.choice(len(BAIRROS), size=n, p=shares / shares.sum())
+    offsets = np.array([offset for _, offset, _ in BAIRROS])
+    preco = (c["intercept"] + c["area_m2"] * area + c["quartos"] * quartos + c["banheiros"] * banheiros
+             + c["vagas"] * vagas + c["idade_anos"] * idade + offsets[bairro] + c["casa"] * casa
+             + rng.normal(0, c["noise_sd"], n))
+    hidden = {name: rng.random(n) < share for name, share in MISSING_SHARE.items()}
+    return [{
+        "area_m2": float(area[i]),
+        "quartos": int(quartos[i]),
+        "banheiros": int(banheiros[i]),
+        "vagas": None if hidden["vagas"][i] else int(vagas[i]),
+        "idade_anos": None if hidden["idade_anos"][i] else int(idade[i]),
+        "bairro": names[bairro[i]],
+        "tipo": "casa" if casa[i] else "apartamento",
+        "preco": float(round(preco[i], -2)),
+    } for i in range(n)]

@@ -1,0 +1,296 @@
+"""Housing rows in and out: CSV parsing, feature inference, prediction-input checks and an order-free hash."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MIN_TRAIN_ROWS = 20
+MAX_ROWS_NAMED = 10
+DELIMITERS = (",", ";", "\t")
+_SNIFF_RECORDS = 50
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# Brazilian spreadsheets: "." groups thousands and "," is the decimal mark ("1.234,5").
+_BR_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
+# "1,500" alone is 1.5 in Brazil and 1500 in the US; guessing wrong is a silent 1000x error.
+_AMBIGUOUS_COMMA = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
+
+
+class HousingDataError(ValueError):
+    """Bad input the caller maps to HTTP 422: `problems` are human-readable, `columns` the offending column names."""
+
+    def __init__(self, problems: list[str], columns: Sequence[str] = ()) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+        self.columns = sorted(set(columns))
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    numeric: list[str]
+    categorical: list[str]
+    target: str
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+def is_number(value: Any) -> bool:
+    """int/float (numpy included) but not bool: True is a category, not 1."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return math.nan if value is None else float(value)
+    except OverflowError:  # an int beyond float range is as unusable as infinity
+        return math.inf
+
+
+def _is_finite(value: Any) -> bool:
+    return is_number(value) and math.isfinite(_to_float(value))
+
+
+_PLAIN_TYPES = {float, int, type(None)}
+
+
+def numeric_array(values: list[Any]) -> np.ndarray | None:
+    """The values as floats with NaN for missing, or None when some value is neither a number nor missing."""
+    if set(map(type, values)) <= _PLAIN_TYPES:
+        try:
+            return np.array(values, dtype=np.float64)
+        except OverflowError:
+            pass
+    elif not all(v is None or is_number(v) for v in values):
+        return None
+    return np.array([_to_float(v) for v in values], dtype=np.float64)
+
+
+def _which(noun: str, indexes: list[int], verb: tuple[str, str] = ("has", "have")) -> str:
+    """'row 3 has' or 'rows 3, 8 and 12 more have': a bad file names at most MAX_ROWS_NAMED rows, so it stays short."""
+    shown = ", ".join(str(i) for i in indexes[:MAX_ROWS_NAMED])
+    more = len(indexes) - MAX_ROWS_NAMED
+    if len(indexes) == 1:
+        return f"{noun} {shown} {verb[0]}"
+    return f"{noun}s {shown} and {more} more {verb[1]}" if more > 0 else f"{noun}s {shown} {verb[1]}"
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HousingDataError([f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                                "save it as 'CSV UTF-8'"]) from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    def score(delimiter: str) -> tuple[int, int]:
+        """(header fields, leading records with that many fields): a ragged file still splits its header best."""
+        try:
+            counts = [len(r) for r in itertools.islice(csv.reader(io.StringIO(text, newline=""),
+                                                                  delimiter=delimiter), _SNIFF_RECORDS) if r]
+        except csv.Error:
+            return 0, 0
+        return (counts[0], counts.count(counts[0])) if counts else (0, 0)
+
+    return max(DELIMITERS, key=score)  # max() keeps the first (",") on ties
+
+
+def _column_values(name: str, cells: list[str]) -> list[Any]:
+    """A CSV column's cells as float / str / None; decimal commas only when the whole column uses them."""
+    filled = [c for c in cells if c]
+    brazilian = (any(not _PLAIN_NUMBER.fullmatch(c) for c in filled) and bool(filled)
+                 and all(_BR_NUMBER.fullmatch(c) for c in filled))
+    if brazilian:
+        commas = [c for c in filled if "," in c]
+        if not any("." in c for c in filled) and all(_AMBIGUOUS_COMMA.fullmatch(c) for c in commas):
+            raise HousingDataError([f"column {name!r}: a value such as {commas[0]!r} could be a decimal or a thousands "
+                                    "separator; write numbers without thousands separators"], [name])
+        return [float(c.replace(".", "").replace(",", ".")) if c else None for c in cells]
+    return [None if not c else float(c) if _PLAIN_NUMBER.fullmatch(c) else c for c in cells]
+
+
+def rows_from_csv(data: bytes, *, max_rows: int = 200_000) -> list[dict[str, Any]]:
+    """Rows of a CSV with a header (`,`, `;` or tab, sniffed): numbers as float, empty cells as None, else str.
+
+    A column of plain numbers is read with "." as the decimal mark ("1.234" is 1.234); a column where some value only
+    reads as a Brazilian number ("1.234,5") is read the Brazilian way throughout.
+    """
+    text = _decode(data)
+    if not text.strip():
+        raise HousingDataError(["the file is empty; a header row with the column names is required"])
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records: list[list[str]] = []
+    ragged: list[int] = []
+    try:
+        header = [name.strip() for name in next(r for r in reader if r)]
+        for record in reader:
+            if not record:
+                continue  # blank line
+            if len(record) != len(header):
+                ragged.append(reader.line_num)
+                continue
+            if len(records) == max_rows:
+                raise HousingDataError([f"the file has more than {max_rows} rows"])
+            records.append([cell.strip() for cell in record])
+    except csv.Error as exc:
+        raise HousingDataError([f"line {reader.line_num} is not valid CSV: {exc}"]) from None
+    if all(_PLAIN_NUMBER.fullmatch(name) for name in header):
+        raise HousingDataError(["the first row holds numbers, not column names; a header row is required"])
+    problems = [f"column {i + 1} of the header has no name" for i, name in enumerate(header) if not name]
+    duplicates = sorted({name for name in header if name and header.count(name) > 1})
+    problems += [f"column {name!r} appears more than once in the header" for name in duplicates]
+    if ragged:
+        problems.append(f"{_which('line', ragged, ('does', 'do'))} not have the header's {len(header)} fields "
+                        f"(delimiter {delimiter!r})")
+    if problems:
+        raise HousingDataError(problems, duplicates)
+    columns = [_column_values(name, [r[j] for r in records]) for j, name in enumerate(header)]
+    return [dict(zip(header, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every key of any row, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        if row.keys() != seen.keys():  # rows nearly always share their keys; skip the per-key work then
+            seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> FeatureSpec:
+    """Every column but `target` is a feature: numeric when all its present values are numbers, else categorical.
+
+    A key absent from a row counts as a missing value, like None, so JSON rows may leave out their nulls.
+    """
+    if not rows:
+        raise HousingDataError(["there are no rows"])
+    columns = _columns(rows)
+    if target not in columns:
+        raise HousingDataError([f"the target column {target!r} is not in the data (columns: {', '.join(columns)})"],
+                               [target])
+    problems: list[str] = []
+    bad_columns: list[str] = []
+    if len(rows) < MIN_TRAIN_ROWS:
+        problems.append(f"{len(rows)} rows are too few to train on; at least {MIN_TRAIN_ROWS} are needed")
+    absent = [i for i, row in enumerate(rows) if target not in row]
+    if absent:
+        problems.append(f"{_which('row', absent)} no {target!r} value")
+    values = [row.get(target) for row in rows]
+    targets = numeric_array(values)
+    finite = np.isfinite(targets) if targets is not None else np.array([_is_finite(v) for v in values], dtype=bool)
+    unusable = [i for i in np.flatnonzero(~finite).tolist() if target in rows[i]]
+    if unusable:
+        problems.append(f"{_which('row', unusable)} a missing or non-numeric {target!r} value")
+    if absent or unusable:
+        bad_columns.append(target)
+    numeric: list[str] = []
+    categorical: list[str] = []
+    for name in (c for c in columns if c != target):
+        values = numeric_array([row.get(name) for row in rows])
+        if values is None:
+            categorical.append(name)  # holds a non-number, so it is not entirely missing
+            continue
+        if np.isnan(values).all():
+            problems.append(f"column {name!r} has no values")
+            bad_columns.append(name)
+        elif np.isinf(values).any():
+            problems.append(f"column {name!r} holds a number too large to use")
+            bad_columns.append(name)
+        numeric.append(name)
+    if len(columns) == 1:
+        problems.append(f"there are no feature columns besides the target {target!r}")
+    if problems:
+        raise HousingDataError(problems, bad_columns)
+    return FeatureSpec(numeric=sorted(numeric), categorical=sorted(categorical), target=target)
+
+
+def _first_bad(values: list[Any], numeric: bool) -> int | None:
+    """Index of the first value a numeric (or categorical) column cannot take, None when all are fine."""
+    if numeric:
+        floats = numeric_array(values)
+        if floats is not None:
+            bad = np.flatnonzero(np.isinf(floats))
+            return int(bad[0]) if bad.size else None
+        return next(i for i, v in enumerate(values) if not (v is None or is_number(v)))
+    if set(map(type, values)) <= {str, type(None)}:
+        return None
+    return next((i for i, v in enumerate(values) if not (v is None or isinstance(v, str | bool) or is_number(v))),
+                None)
+
+
+def check_prediction_rows(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> None:
+    """Raise HousingDataError unless every row has exactly the model's features (the target may be present too).
+
+    None is a missing value the model imputes; an absent key is a mistake worth reporting. Each problem names the
+    first row where it occurs.
+    """
+    if not rows:
+        raise HousingDataError(["there are no rows to predict"])
+    features = spec.features
+    exact, with_target = set(features), {*features, spec.target}
+    unknown: dict[str, int] = {}
+    missing: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise HousingDataError([f"row {i} is not an object of column: value"])
+        keys = row.keys()
+        if keys in (exact, with_target):
+            continue
+        for key in keys - with_target:
+            unknown.setdefault(key, i)
+        for name in exact - keys:
+            missing.setdefault(name, i)
+    wrong: dict[str, tuple[int, Any]] = {}
+    for name in features:
+        values = [row.get(name) for row in rows]
+        bad = _first_bad(values, name in spec.numeric)
+        if bad is not None:
+            wrong[name] = (bad, values[bad])
+    problems = [f"unknown column {name!r} (first in row {i})" for name, i in unknown.items()]
+    problems += [f"missing column {name!r} (first in row {i})" for name, i in missing.items()]
+    problems += [f"column {name!r} must be {'a number' if name in spec.numeric else 'text'}, got {value!r} in row {i}"
+                 for name, (i, value) in wrong.items()]
+    if problems:
+        raise HousingDataError(problems, [*unknown, *missing, *wrong])
+
+
+def _canonical_column(values: list[Any]) -> list[Any]:
+    if set(map(type, values)) <= {str, type(None)}:
+        return values
+    floats = numeric_array(values)
+    if floats is not None:
+        # 3 and 3.0 are the same price; + 0.0 folds -0.0 into 0.0
+        return [None if v != v else v + 0.0 for v in floats.tolist()]
+    # str() also turns str subclasses such as numpy.str_ into plain str, whose repr is the same everywhere
+    return [v if v is None or type(v) is bool else None if is_missing(v)
+            else float(v) + 0.0 if is_number(v) else str(v) for v in values]
+
+
+def rows_hash(rows: Sequence[Mapping[str, Any]], *, target: str) -> str:
+    """sha256 hex of the rows as a multiset: any row or key order gives the same hash; an absent key equals None."""
+    columns = sorted(_columns(rows))
+    canonical = [_canonical_column([row.get(c) for row in rows]) for c in columns]
+    # repr of float, str, bool and None is stable across Python versions and cheaper than json
+    lines = sorted(repr(values) for values in zip(*canonical, strict=True))
+    digest = hashlib.sha256(b"housing-rows/v1\0")
+    digest.update(repr((target, columns, len(lines))).encode())
+    digest.update("\n".join(lines).encode())
+    return digest.hexdigest()
