@@ -31,11 +31,11 @@ def _session(access_key: str | None, secret_key: str | None, region: str) -> aio
 
 
 @asynccontextmanager
-async def s3_client(location: S3Location, *, timeout_s: float = 10.0) -> AsyncIterator[Any]:
+async def s3_client(location: S3Location, *, timeout_s: float = 10.0, connections: int = 10) -> AsyncIterator[Any]:
     """An aioboto3 S3 client with path-style addressing (what self-hosted stores expect)."""
     session = _session(location.access_key, location.secret_key, location.region)
     config = AioConfig(s3={"addressing_style": "path"}, connect_timeout=timeout_s, read_timeout=timeout_s,
-                       retries={"max_attempts": 2, "mode": "standard"})
+                       retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=connections)
     async with session.client("s3", endpoint_url=location.endpoint_url, config=config) as client:
         yield client
 

@@ -93,17 +93,21 @@ def upsert_device_statuses(*, connection: Connection, readings: Sequence[tuple[D
     for row in merged.values():
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     for shape, rows in by_shape.items():
-        stmt = dialect_insert(connection, table).values([{**r, "first_seen": r["last_update"]} for r in rows])
+        # One cached statement, rows as parameters: SQLAlchemy batches them into multi-row VALUES
+        # ("insertmanyvalues") without compiling a new statement for every batch size.
+        stmt = dialect_insert(connection, table)
         changes: dict[str, Any] = {c: stmt.excluded[c] for c in shape if c in COLUMNS or c == "last_update"}
         if "extra" in shape:
             changes["extra"] = func.coalesce(stmt.excluded.extra, table.c.extra)
-        connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.raspberry_id], set_=changes))
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.raspberry_id], set_=changes)
+        connection.execute(stmt, [{**r, "first_seen": r["last_update"]} for r in rows])
     return len(merged)
 
 
 def record_device_messages(*, connection: Connection, messages: Sequence[tuple[str | None, str, datetime]],
                            keep: int) -> None:
     """Append raw messages and drop all but the newest `keep` (the seed's list, bounded)."""
+    messages = messages[-keep:]  # older ones would be deleted at once
     if not messages:
         return
     connection.execute(insert(DeviceMessage.__table__), [

@@ -117,12 +117,14 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float
                what: str = "condition") -> None:
     """Poll `predicate` until it is true; raise TimeoutError naming `what` otherwise."""
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while True:
         try:
             if predicate():
                 return
-        except Exception:  # noqa: S110 (not ready yet is an expected state while polling)
-            pass
+        except Exception as exc:  # not ready yet is an expected state while polling
+            last_error = exc
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+            why = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}{why}")
         time.sleep(interval)

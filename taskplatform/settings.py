@@ -97,9 +97,9 @@ class Settings(BaseSettings):
     device_stale_after: int = 300
     #: How many raw device messages `GET /devices/messages` keeps.
     device_messages_kept: int = 200
-    #: Raw-queue consumers: messages held unacknowledged at once (also the device batch size),
+    #: Raw-queue consumers: messages held unacknowledged at once (a device batch is half of it),
     #: and how often a partial device batch is flushed, in seconds.
-    raw_prefetch: int = 500
+    raw_prefetch: int = 1000
     raw_flush_interval: float = 0.2
     #: Session uploads in flight at once per worker, and how long one upload is retried
     #: (object store down) before the message goes back to the queue, in seconds.

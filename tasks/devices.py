@@ -90,7 +90,8 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
 
     def on_message(self, message: Message) -> None:
         self.pending.append(message)
-        if len(self.pending) >= self.settings.raw_prefetch:
+        # Half the prefetch window: the other half keeps arriving while this batch commits.
+        if len(self.pending) >= max(1, self.settings.raw_prefetch // 2):
             self.flush()
 
     def flush(self, force: bool = False) -> None:

@@ -106,7 +106,8 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     async def _open_client(self) -> None:
         self.stack = AsyncExitStack()
         location = s3_location(self.settings)
-        self.client = await self.stack.enter_async_context(s3_client(location, timeout_s=10))
+        self.client = await self.stack.enter_async_context(
+            s3_client(location, timeout_s=10, connections=self.settings.sessions_in_flight))
         try:
             await ensure_bucket(self.client, location.bucket)
         except Exception:
