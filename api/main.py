@@ -7,7 +7,18 @@ import logging
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.routers import checkins, churn, dead_letters, devices, reports, sessions, system, task_status
+from api.routers import (
+    checkins,
+    churn,
+    dead_letters,
+    devices,
+    housing,
+    reports,
+    sessions,
+    system,
+    task_status,
+    textgen,
+)
 from api.security import require_api_key
 
 
@@ -32,3 +43,5 @@ app.include_router(churn.router)
 app.include_router(devices.router)
 app.include_router(sessions.router)
 app.include_router(dead_letters.router)
+app.include_router(housing.router)
+app.include_router(textgen.router)

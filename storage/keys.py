@@ -25,3 +25,12 @@ def model_artifact_key(kind: str, version: str) -> str:
 def session_key(user_id: str, session_uuid: str) -> str:
     """`sessions/{user_id}/{session_uuid}.json`, the seed's layout."""
     return f"sessions/{_segment(user_id, 'user_id')}/{_segment(session_uuid, 'session_uuid')}.json"
+
+
+def dataset_key(kind: str, data_hash: str) -> str:
+    """Training data uploaded for an asynchronous training, named by its content."""
+    return f"datasets/{_segment(kind, 'dataset kind')}/{_segment(data_hash, 'dataset hash')}.json"
+
+
+def model_plot_key(kind: str, version: str) -> str:
+    return f"models/{_segment(kind, 'model kind')}/{_segment(version, 'model version')}/predicted-vs-actual.png"

@@ -11,6 +11,8 @@ TASK_MODULES = [
     "tasks.churn",
     "tasks.devices",
     "tasks.sessions",
+    "tasks.housing",
+    "tasks.textgen",
     "tasks.dead_letters",
 ]
 

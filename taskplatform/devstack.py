@@ -61,6 +61,14 @@ def _start_servers(supervisor: Supervisor, settings: Settings, env: dict[str, st
     return embedded
 
 
+def _build_textgen_model(folder: Path) -> None:
+    from ml.textgen_build import build_tiny_model, is_complete_model
+
+    if not is_complete_model(folder):
+        logger.info("building the tiny offline text-generation model into %s (about 20 s, once)", folder)
+        build_tiny_model(folder)
+
+
 def _start_platform(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
     celery = [sys.executable, "-m", "celery", "-A", "taskplatform"]
     var_dir = settings.var_dir.resolve()
@@ -104,6 +112,8 @@ def main() -> int:
         get_settings.cache_clear()
         started = get_settings()
         ensure_bucket_ready(s3_location(started))
+        if not settings.textgen_model:
+            _build_textgen_model(Path(started.effective_textgen_model))
         _start_platform(supervisor, started, env)
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_until(lambda: _api_ready(api_url) or stop.is_set(), timeout=90, interval=0.5,

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     sessions_in_flight: int = 32
     sessions_retry_window: float = 600.0
 
+    #: Text generation: a local model folder (or a hub id already in the local cache). Default:
+    #: the tiny GPT-2 that `make up` and the tests build offline under VAR_DIR.
+    textgen_model: str | None = None
+
     #: Largest accepted `/checkin/batch` body.
     checkin_batch_max: int = 10_000
     #: Default hard and soft time limits of a task, in seconds.
@@ -167,6 +171,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'taskplatform.sqlite3').resolve()}"
+
+    @property
+    def effective_textgen_model(self) -> str:
+        return self.textgen_model or str((self.var_dir / "models" / "tiny-gpt2").resolve())
 
     def api_key_set(self) -> frozenset[str]:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""

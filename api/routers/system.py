@@ -8,11 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import select
 
 from api.deps import SettingsDep
 from taskplatform.celery_app import app as celery_app
+from taskplatform.db import new_session
 from taskplatform.health import check_broker, check_database, check_object_store, check_workers
 from taskplatform.metrics import PlatformCollector
+from taskplatform.models import ModelVersion
 from taskplatform.queues import TASK_QUEUES
 from taskplatform.settings import get_settings
 
@@ -36,6 +39,15 @@ def root() -> dict[str, Any]:
         "tasks": "/tarefas",
         "metrics": "/metrics",
         "queues": list(TASK_QUEUES),
+        # The housing-price API v9's own entry points, kept from its seed.
+        "imoveis": {
+            "treinar": "POST /treinar (JSON {dados, alvo} or CSV upload; ?assincrono=true for a task)",
+            "prever": "POST /prever ({dados}; ?assincrono=true for a task)",
+            "modelos": "/modelos/imoveis",
+            "tarefa": "/tarefa/{task_id}",
+            "celery_status": "/celery-status",
+        },
+        "textgen": {"predict": "POST /api/predict", "result": "/api/result/{job_id}", "demo": "/demo"},
     }
 
 
@@ -52,7 +64,19 @@ async def status(settings: SettingsDep, response: Response) -> dict[str, Any]:
     healthy = all(check["ok"] for check in checks.values())
     if not healthy:
         response.status_code = 503
-    return {"ok": healthy, "environment": settings.environment, **checks}
+    models = await run_in_threadpool(_active_models)
+    return {"ok": healthy, "environment": settings.environment, **checks, "models": models}
+
+
+def _active_models() -> dict[str, Any]:
+    """Each model kind's active version: when it was trained, its metrics, predictions served."""
+    try:
+        with new_session() as session:
+            active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).all()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {m.kind: {"version": m.version, "trained_at": m.trained_at.isoformat(), "metrics": m.metrics,
+                     "predictions_served": m.predictions_served} for m in active}
 
 
 def _celery_status() -> dict[str, Any]:

@@ -65,6 +65,14 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
         supervisor.stop_all()
 
 
+@pytest.fixture(scope="session")
+def textgen_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny offline GPT-2, built once for the whole session (about 20 s)."""
+    from ml.textgen_build import build_tiny_model
+
+    return str(build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-gpt2"))
+
+
 @contextmanager
 def _postgres_database() -> Iterator[str]:
     """A fresh database for one stack, dropped afterwards."""
@@ -81,7 +89,7 @@ def _postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=list(STACKS))
-def stack(request: pytest.FixtureRequest, embedded: Embedded,
+def stack(request: pytest.FixtureRequest, embedded: Embedded, textgen_model: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     name: str = request.param
     broker, database = STACKS[name]
@@ -93,7 +101,8 @@ def stack(request: pytest.FixtureRequest, embedded: Embedded,
     database_cm = _postgres_database() if database == "postgres" else nullcontext(f"sqlite:///{root / 'db.sqlite3'}")
     with database_cm as database_url:
         running = new_stack(name, broker_url=broker_url, broker_kind="amqp" if broker == "rabbitmq" else "redis",
-                            database_url=database_url, s3=s3, log_dir=root / "logs")
+                            database_url=database_url, s3=s3, log_dir=root / "logs",
+                            extra_env={"TEXTGEN_MODEL": textgen_model})
         try:
             yield running
         finally:

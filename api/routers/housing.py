@@ -1,0 +1,152 @@
+"""Housing-price endpoints (the seed's API v9): train, predict, and the model versions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
+from api.enqueue import enqueue_or_503
+from api.schemas.reports import ModelVersionOut
+from ml.housing import HousingDataError, check_prediction_rows, infer_features, rows_from_csv, rows_hash
+from storage.keys import dataset_key, model_plot_key
+from storage.s3 import get_object, put_object
+from taskplatform.celery_app import app as celery_app
+from taskplatform.db import get_engine
+from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
+from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
+from taskplatform.object_store import s3_location
+
+router = APIRouter(tags=["housing"])
+
+MAX_TRAINING_ROWS = 200_000
+MAX_PREDICTION_ROWS = 10_000
+Async = Annotated[bool, Query(description="true: answer 202 with a task id instead of waiting")]
+
+
+class TrainingBody(BaseModel):
+    dados: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_TRAINING_ROWS)
+    alvo: str = Field(default="preco", min_length=1, max_length=200)
+
+
+class PredictionBody(BaseModel):
+    dados: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PREDICTION_ROWS,
+                                        examples=[[{"area_m2": 80, "quartos": 2, "banheiros": 1, "vagas": 1,
+                                                    "idade_anos": 10, "bairro": "Moema", "tipo": "apartamento"}]])
+
+
+class Predictions(BaseModel):
+    previsoes: list[float]
+    versao: str
+
+
+def _data_error(exc: HousingDataError) -> HTTPException:
+    return HTTPException(status_code=422, detail={"problems": exc.problems, "columns": exc.columns})
+
+
+async def _training_rows(request: Request, alvo: str | None) -> tuple[list[dict[str, Any]], str]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("arquivo") or form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(status_code=422, detail="send the CSV as the form field `arquivo` (or `file`)")
+        try:
+            rows = rows_from_csv(await upload.read(), max_rows=MAX_TRAINING_ROWS)
+        except HousingDataError as exc:
+            raise _data_error(exc) from None
+        target = alvo or str(form.get("alvo") or "preco")
+        return rows, target
+    try:
+        body = TrainingBody.model_validate_json(await request.body())
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=json.loads(exc.json()) if hasattr(exc, "json") else str(exc)) \
+            from None
+    return body.dados, alvo or body.alvo
+
+
+@router.post("/treinar", responses={202: {"description": "accepted (assincrono=true)"}},
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": TrainingBody.model_json_schema()},
+                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                     "arquivo": {"type": "string", "format": "binary"}, "alvo": {"type": "string"}}}}}}})
+async def treinar(request: Request, session: SessionDep, settings: SettingsDep, response: Response,
+                  assincrono: Async = False, alvo: Annotated[str | None, Query(max_length=200)] = None,
+                  idempotency_key: IdempotencyKey = None) -> Any:
+    """Train a price model on JSON rows (`{"dados": [...], "alvo": "preco"}`) or a CSV upload.
+
+    Every column but the target is a feature. Synchronous by default: answers with the new
+    version and its metrics on held-out rows (r2, mae, rmse).
+    """
+    rows, target = await _training_rows(request, alvo)
+    try:
+        infer_features(rows, target=target)
+    except HousingDataError as exc:
+        raise _data_error(exc) from None
+    if not assincrono:
+        try:
+            outcome = await run_in_threadpool(train_and_register, rows, target=target, task_id=None)
+        except HousingDataError as exc:
+            raise _data_error(exc) from None
+        return outcome.as_dict()
+    key = dataset_key(KIND, rows_hash(rows, target=target))
+    await put_object(s3_location(settings), key, json.dumps(rows).encode(), "application/json")
+    signature = celery_app.signature("housing.train", kwargs={"dataset_key": key, "target": target})
+    response.status_code = 202
+    return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
+                                   params={"rows": len(rows), "target": target}, idempotency_key=idempotency_key)
+
+
+@router.post("/prever", response_model=None, responses={200: {"model": Predictions}})
+def prever(body: PredictionBody, session: SessionDep, response: Response, assincrono: Async = False,
+           idempotency_key: IdempotencyKey = None) -> Any:
+    """One prediction per row, in order, with the model version that made them (up to 10,000 rows)."""
+    try:
+        if not assincrono:
+            version, predictions = PREDICTOR.predict(body.dados)
+            return Predictions(previsoes=predictions, versao=version)
+        _, model = PREDICTOR.active()
+        check_prediction_rows(body.dados, model["spec"])
+    except HousingDataError as exc:
+        raise _data_error(exc) from None
+    except NoModel as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    response.status_code = 202
+    signature = celery_app.signature("housing.predict", kwargs={"dados": body.dados})
+    return enqueue_or_503(session=session, response=response, signature=signature,
+                          params={"rows": len(body.dados)}, idempotency_key=idempotency_key)
+
+
+@router.get("/modelos/imoveis", response_model=list[ModelVersionOut])
+def housing_models(session: SessionDep) -> list[ModelVersionOut]:
+    """Every trained price model, newest first; `active` marks the one predictions use."""
+    return [ModelVersionOut.model_validate(v) for v in list_versions(session=session, kind=KIND)]
+
+
+@router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut)
+def activate_housing_model(versao: str, session: SessionDep) -> ModelVersionOut:
+    """Make an earlier version the active one (workers and API replicas pick it up within seconds)."""
+    with get_engine().begin() as connection:
+        if get_version(connection=connection, kind=KIND, version=versao) is None:
+            raise HTTPException(status_code=404, detail=f"unknown model version {versao!r}")
+        activate_version(connection=connection, kind=KIND, version=versao)
+        record_decision(connection=connection, kind=KIND, version=versao, decision="activated by request")
+    found = get_version(connection=session, kind=KIND, version=versao)
+    return ModelVersionOut.model_validate(found)
+
+
+@router.get("/modelos/imoveis/{versao}/grafico.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+async def housing_model_plot(versao: str, settings: SettingsDep) -> Response:
+    """Predicted against actual prices on the version's held-out rows (PNG)."""
+    try:
+        body = await get_object(s3_location(settings), model_plot_key(KIND, versao))
+    except ValueError:
+        body = None
+    if body is None:
+        raise HTTPException(status_code=404, detail=f"no plot for model version {versao!r}")
+    return Response(content=body, media_type="image/png")

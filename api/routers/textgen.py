@@ -1,0 +1,61 @@
+"""Text-generation endpoints (the seed's `/api/predict` and `/api/result`), and the demo page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.deps import IdempotencyKey, SessionDep
+from api.enqueue import enqueue_or_503
+from ml.textgen import MAX_PROMPT_CHARS
+from taskplatform.celery_app import app as celery_app
+from taskplatform.ledger import get_task_record
+
+router = APIRouter(tags=["textgen"])
+
+DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "demo.html"
+GENERATE = "textgen.generate"
+
+
+class PredictIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, examples=["Olá, você pode me ajudar?"])
+    max_new_tokens: int = Field(default=48, ge=1, le=256)
+    temperature: float = Field(default=0.8, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status_url: str
+
+
+@router.post("/api/predict", response_model=JobAccepted, status_code=200)
+def predict(body: PredictIn, session: SessionDep, response: Response,
+            idempotency_key: IdempotencyKey = None) -> JobAccepted:
+    """Queue a generation; poll `/api/result/{job_id}`."""
+    signature = celery_app.signature(GENERATE, kwargs=body.model_dump())
+    accepted = enqueue_or_503(session=session, response=response, signature=signature,
+                              params={"chars": len(body.text)}, idempotency_key=idempotency_key)
+    return JobAccepted(job_id=accepted.task_id, status_url=f"/api/result/{accepted.task_id}")
+
+
+@router.get("/api/result/{job_id}")
+def result(job_id: str, session: SessionDep) -> dict[str, Any]:
+    """`{"result": {"content", "role": "assistant", "tool_calls": null}}` when done; else a status."""
+    record = get_task_record(session=session, task_id=job_id)
+    if record is None or record.name != GENERATE:
+        raise HTTPException(status_code=404, detail=f"unknown job {job_id!r}")
+    if record.state == "SUCCESS":
+        return {"status": record.state, "result": record.result}
+    if record.state == "FAILURE":
+        return {"status": record.state, "reason": f"{record.error_type}: {record.error_message}"}
+    return {"status": record.state}
+
+
+@router.get("/demo", include_in_schema=False)
+def demo() -> FileResponse:
+    """The seed's demo page: a text box that posts and polls every 2 seconds."""
+    return FileResponse(DEMO_PAGE, media_type="text/html")

@@ -1,0 +1,143 @@
+"""Housing-price models: training into the registry, and predictions from the active version."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+
+from ml.housing import HousingDataError, predict_prices, prediction_plot_png, rows_hash, train_housing_model
+from storage.keys import model_plot_key
+from taskplatform.db import get_engine
+from taskplatform.model_registry import activate_version, record_decision, register_version, version_id
+from taskplatform.model_store import load_active, save_artifact
+from taskplatform.models import ModelVersion
+from taskplatform.object_store import put_bytes
+
+KIND = "housing"
+logger = logging.getLogger("taskplatform.housing")
+CACHE_SIZE = 100_000
+
+
+class NoModel(LookupError):
+    """No housing model has been trained yet."""
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version: str
+    metrics: dict[str, float]
+    features: dict[str, list[str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"versao": self.version, "metricas": self.metrics, "features": self.features,
+                "grafico_url": f"/modelos/imoveis/{self.version}/grafico.png"}
+
+
+def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_id: str | None) -> TrainingOutcome:
+    """Train, store the artifact and its plot, register the version and make it active.
+
+    A newly trained model is what the user asked for, so it becomes active; an older one
+    can be activated again. Same data and parameters give the same version (idempotent).
+    """
+    model = train_housing_model(rows, target=target)
+    data_hash = rows_hash(rows, target=target)
+    version = version_id(KIND, data_hash, model.params)
+    artifact_key = save_artifact(KIND, version, {"pipeline": model.pipeline, "spec": model.spec})
+    put_bytes(model_plot_key(KIND, version), prediction_plot_png(
+        model.holdout_actual, model.holdout_predicted, title=f"{version}: predicted vs actual (held-out rows)"),
+        "image/png")
+    with get_engine().begin() as connection:
+        register_version(connection=connection, kind=KIND, version=version, artifact_key=artifact_key,
+                         metrics=model.metrics, params=model.params, data_hash=data_hash, task_id=task_id)
+        activate_version(connection=connection, kind=KIND, version=version)
+        record_decision(connection=connection, kind=KIND, version=version, decision="activated: newly trained")
+    return TrainingOutcome(version, model.metrics, {"numeric": model.spec.numeric,
+                                                    "categorical": model.spec.categorical})
+
+
+class Predictor:
+    """Predictions from the active model, loaded once per process and reloaded when it changes.
+
+    The active version is looked up at most once per `refresh_s`, so a request does not pay a
+    query; identical rows are answered from a cache keyed by model version.
+    """
+
+    def __init__(self, refresh_s: float = 1.0) -> None:
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._active: tuple[str, Any] | None = None
+        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._served: dict[str, int] = {}
+        self._flusher: threading.Thread | None = None
+
+    def active(self) -> tuple[str, Any]:
+        now = time.monotonic()
+        if self._active is None or now - self._checked > self._refresh_s:
+            with get_engine().connect() as connection:
+                loaded = load_active(KIND, connection=connection)
+            with self._lock:
+                self._active, self._checked = loaded, now
+        if self._active is None:
+            raise NoModel("no housing model yet: train one with POST /treinar")
+        return self._active
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[float]]:
+        version, model = self.active()
+        keys = [repr(sorted(row.items())) for row in rows]
+        with self._lock:
+            cached = [self._cache.get((version, key)) for key in keys]
+        missing = [i for i, value in enumerate(cached) if value is None]
+        if missing:
+            fresh = predict_prices(model["pipeline"], model["spec"], [rows[i] for i in missing])
+            with self._lock:
+                for i, value in zip(missing, fresh, strict=True):
+                    cached[i] = value
+                    self._cache[(version, keys[i])] = value
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            self._served[version] = self._served.get(version, 0) + len(rows)
+            if self._flusher is None:
+                # Counting in memory keeps a write off every request's path.
+                self._flusher = threading.Thread(target=self._flush_forever, name="predictions-served", daemon=True)
+                self._flusher.start()
+        return version, [float(v) for v in cached if v is not None]
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(2.0)
+            try:
+                self.flush_served()
+            except Exception:  # a database blip: the counts are kept for the next flush
+                logger.warning("could not record predictions served; retrying", exc_info=True)
+
+    def flush_served(self) -> None:
+        """Add the predictions counted in memory to the registry (one UPDATE per version)."""
+        with self._lock:
+            served, self._served = self._served, {}
+        if not served:
+            return
+        table = ModelVersion.__table__
+        try:
+            with get_engine().begin() as connection:
+                for version, count in served.items():
+                    connection.execute(update(table).where(table.c.kind == KIND, table.c.version == version)
+                                       .values(predictions_served=table.c.predictions_served + count))
+        except Exception:
+            with self._lock:
+                for version, count in served.items():
+                    self._served[version] = self._served.get(version, 0) + count
+            raise
+
+
+PREDICTOR = Predictor()
+
+__all__ = ("KIND", "PREDICTOR", "HousingDataError", "NoModel", "Predictor", "TrainingOutcome", "train_and_register")

@@ -1,0 +1,37 @@
+"""Housing-price tasks: training (queue `training`) and predictions (queue `predictions`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ml.housing import HousingDataError
+from taskplatform.celery_app import app
+from taskplatform.errors import PermanentError
+from taskplatform.housing import PREDICTOR, NoModel, train_and_register
+from taskplatform.object_store import get_bytes
+
+
+@app.task(name="housing.train", bind=True)
+def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
+    """Train on the dataset stored at `dataset_key` (the message carries the key, not the rows)."""
+    self.report_progress(10, "loading the dataset")
+    body = get_bytes(dataset_key)
+    if body is None:
+        raise PermanentError(f"dataset {dataset_key} is missing from the object store")
+    self.report_progress(30, "training")
+    try:
+        outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id)
+    except HousingDataError as exc:
+        raise PermanentError(str(exc)) from exc
+    return outcome.as_dict()
+
+
+@app.task(name="housing.predict")
+def predict(dados: list[dict[str, Any]]) -> dict[str, Any]:
+    """Predict prices with the active model (loaded once per worker process)."""
+    try:
+        version, predictions = PREDICTOR.predict(dados)
+    except (HousingDataError, NoModel) as exc:
+        raise PermanentError(str(exc)) from exc
+    return {"previsoes": predictions, "versao": version}

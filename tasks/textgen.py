@@ -1,0 +1,25 @@
+"""Text-generation task (queue `textgen`): one generation at a time per worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml.textgen import GenerationParams, chat_result, generate_reply, load_generator
+from taskplatform.celery_app import app
+from taskplatform.errors import PermanentError
+from taskplatform.settings import get_settings
+
+
+@app.task(name="textgen.generate")
+def generate(text: str, max_new_tokens: int = 48, temperature: float = 0.8) -> dict[str, Any]:
+    """Generate a reply with `transformers.pipeline` over TEXTGEN_MODEL.
+
+    The model is loaded on the first task of each worker process and kept (never at import,
+    and not in `worker_process_init`, which must return within seconds).
+    """
+    try:
+        params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature)
+        generator = load_generator(get_settings().effective_textgen_model)
+    except (ValueError, FileNotFoundError) as exc:
+        raise PermanentError(str(exc)) from exc
+    return chat_result(generate_reply(generator, text, params))
