@@ -39,7 +39,7 @@ from bench.checkins import drop_database, scratch_database  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
 from taskplatform.embedded import ensure_bucket_ready, start_weed_mini  # noqa: E402
-from taskplatform.processes import Supervisor, wait_until, worker_command  # noqa: E402
+from taskplatform.processes import Supervisor, worker_command  # noqa: E402
 
 END = "bench-end"
 
@@ -150,11 +150,21 @@ def _session_stored(location: S3Location) -> bool:
     return asyncio.run(head())
 
 
-def timed(run: Any, bodies: list[bytes], queue: str, broker_url: str, done: Any) -> float:
-    """Messages per second from the first publish until `done()` holds."""
+def timed(consumer: Any, bodies: list[bytes], queue: str, broker_url: str, done: Any) -> float:
+    """Messages per second from the first publish until `done()` holds; fails if the consumer dies."""
     started = time.perf_counter()
     publish(broker_url, queue, bodies)
-    wait_until(done, timeout=3600, interval=0.05, what=f"the last {queue} message")
+
+    def finished() -> bool:
+        if not consumer():
+            raise SystemExit(f"the {queue} consumer exited before the last message was applied")
+        try:
+            return bool(done())
+        except Exception:  # e.g. the last object is not there yet (404)
+            return False
+
+    while not finished():
+        time.sleep(0.05)
     return len(bodies) / (time.perf_counter() - started)
 
 
@@ -197,7 +207,7 @@ def main() -> int:
             seed_bodies = device_bodies(args.seed_devices) if name == "devices" else session_bodies(args.seed_sessions)
             queue = "rasp_data" if name == "devices" else "raw_sessions"
             done = (lambda: _device_applied(engine)) if name == "devices" else (lambda: _session_stored(location))
-            seed_rate = timed(seed, seed_bodies, queue, broker_url, done)
+            seed_rate = timed(seed.is_alive, seed_bodies, queue, broker_url, done)
             seed.terminate()
             seed.join()
 
@@ -209,7 +219,7 @@ def main() -> int:
             supervisor.start("worker", worker_command(queues=(name,), concurrency=1, name=f"bench-{name}@%h"),
                              env=env, cwd=ROOT, stop_timeout=60)
             bodies = device_bodies(args.devices) if name == "devices" else session_bodies(args.sessions)
-            platform_rate = timed(None, bodies, queue, broker_url, done)
+            platform_rate = timed(lambda: not supervisor.exited(), bodies, queue, broker_url, done)
             supervisor.stop("worker")
             results[name] = (platform_rate, seed_rate, len(bodies), len(seed_bodies))
             unit = "msgs/s" if name == "devices" else "sessions/s"

@@ -1,4 +1,4 @@
-"""Command line: `python -m taskplatform up | demo-data`."""
+"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 COMMANDS = {
     "up": "start the whole platform with embedded defaults (what `make up` runs)",
     "demo-data": "load a synthetic gym (students, six months of check-ins) through the running API",
+    "rabbitmq-policies": "attach the dead-letter policy of raw_sessions (rabbitmqctl or --management-url)",
 }
 
 
@@ -19,6 +20,10 @@ def main(argv: list[str]) -> int:
         from taskplatform.devstack import main as up
 
         return up()
+    if argv[0] == "rabbitmq-policies":
+        from taskplatform.rabbitmq_policies import main as policies
+
+        return policies(argv[1:])
     from taskplatform.demo_data import main as demo_data
 
     return demo_data(argv[1:])

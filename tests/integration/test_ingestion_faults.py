@@ -41,6 +41,20 @@ def test_sigkill_mid_device_batches_loses_nothing(stack: Stack) -> None:
                what="every device's final reading")
 
 
+def test_sigterm_mid_device_batches_finishes_or_returns_them(stack: Stack) -> None:
+    require_amqp(stack)
+    prefix = f"term-{uuid.uuid4().hex[:6]}"
+    publish_rasp_data(stack, _readings(prefix, 20_000, 100))
+    wait_until(lambda: stack.api.get(f"/devices/{prefix}-0").status_code == 200, timeout=30, interval=0.02,
+               what="the first batch")
+    stack.stop_worker()  # SIGTERM: warm shutdown
+    stack.start_worker()
+    final = {f"{prefix}-{d}": 2e6 + d for d in range(100)}
+    publish_rasp_data(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()])
+    wait_until(lambda: _final_readings_applied(stack, final), timeout=90, interval=0.5,
+               what="every device's final reading")
+
+
 def test_sessions_wait_while_the_object_store_is_down_then_all_are_stored(stack: Stack, embedded: Embedded) -> None:
     require_amqp(stack)
     sessions = [{"user_id": "outage", "session_uuid": str(uuid.uuid4()), "events": [n]} for n in range(20)]
