@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install up test lint unit bench-checkins clean
+.PHONY: install up test lint unit bench-checkins clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -28,7 +28,11 @@ up: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+# Debian's chromium for the browser test (warns, never fails, where it cannot be installed).
+browser:
+	./scripts/ensure-chromium.sh
+
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: install
