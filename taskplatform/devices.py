@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,19 +12,12 @@ from sqlalchemy.orm import Session
 
 from taskplatform.ledger import dialect_insert
 from taskplatform.models import DeviceMessage, DeviceStatus
+from taskplatform.raw_messages import InvalidMessage, json_object
 
 #: Columns a reading may set; anything else the device sends is kept in `extra`.
 COLUMNS = ("wifi_status", "mem_usage", "cpu_temp", "led_internal_status", "led_external_status", "cpu_percent",
            "gpio_used_count", "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent", "net_bytes_recv",
            "net_ifaces")
-
-
-class InvalidMessage(ValueError):
-    """A body that can never be applied; `reason` is a short machine-readable word."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 class DeviceReading(BaseModel):
@@ -57,15 +49,9 @@ class DeviceReading(BaseModel):
 
 def parse_reading(body: bytes | str | dict[str, Any]) -> DeviceReading:
     """Validate a body; InvalidMessage says why it can never be applied."""
-    if not isinstance(body, dict):
-        try:
-            body = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidMessage("invalid_message", "a health check must be a JSON object")
+    document = json_object(body, what="a health check")
     try:
-        return DeviceReading.model_validate(body)
+        return DeviceReading.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise InvalidMessage("invalid_message", problems) from None

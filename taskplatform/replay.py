@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskplatform.dead_letters import BASE64_PREFIX
-from taskplatform.devices import InvalidMessage, parse_reading
+from taskplatform.devices import parse_reading
 from taskplatform.models import DeadLetter
+from taskplatform.raw_messages import InvalidMessage
 from taskplatform.raw_queues import RASP_DATA, RAW_SESSIONS
 from taskplatform.sessions import parse_session
 

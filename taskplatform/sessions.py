@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.keys import session_key
-from taskplatform.devices import InvalidMessage
+from taskplatform.raw_messages import InvalidMessage, json_object
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,10 @@ def _identifier(document: dict[str, Any], field: str) -> str:
 def parse_session(body: bytes | str | dict[str, Any]) -> SessionMessage:
     """Validate a session; the stored object is the body exactly as it was received."""
     if isinstance(body, dict):
-        document, raw = body, json.dumps(body, ensure_ascii=False).encode()
+        raw = json.dumps(body, ensure_ascii=False).encode()
     else:
         raw = body.encode() if isinstance(body, str) else body
-        try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise InvalidMessage("invalid_message", "a session must be a JSON object")
+    document = json_object(body if isinstance(body, dict) else raw, what="a session")
     user_id, session_uuid = _identifier(document, "user_id"), _identifier(document, "session_uuid")
     try:
         key = session_key(user_id, session_uuid)

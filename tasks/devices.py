@@ -15,12 +15,12 @@ from taskplatform.db import get_engine, utcnow
 from taskplatform.dead_letters import NewDeadLetter, body_text, record_dead_letters
 from taskplatform.devices import (
     DeviceReading,
-    InvalidMessage,
     parse_reading,
     record_device_messages,
     upsert_device_statuses,
 )
 from taskplatform.errors import PermanentError
+from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RASP_DATA
 from taskplatform.settings import get_settings
 
@@ -62,8 +62,7 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.settings = get_settings()
-        consume_from = parent.app.amqp.queues.consume_from or {}
-        self.enabled = self.settings.broker_kind == "amqp" and (not consume_from or "devices" in consume_from)
+        self.enabled = consumes_raw_queue(parent, "devices")
         self.pending: list[Message] = []
         self.retry_at = 0.0
         self.backoff = 0.5

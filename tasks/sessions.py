@@ -20,9 +20,9 @@ from storage.s3 import ensure_bucket, s3_client
 from taskplatform.celery_app import app
 from taskplatform.db import get_engine
 from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
-from taskplatform.devices import InvalidMessage
 from taskplatform.errors import TRANSIENT_ERRORS, PermanentError
 from taskplatform.object_store import put_bytes, s3_location
+from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
 from taskplatform.sessions import SessionMessage, parse_session
 from taskplatform.settings import get_settings
@@ -62,8 +62,7 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.settings = get_settings()
-        consume_from = parent.app.amqp.queues.consume_from or {}
-        self.enabled = self.settings.broker_kind == "amqp" and (not consume_from or "sessions" in consume_from)
+        self.enabled = consumes_raw_queue(parent, "sessions")
         self.done: queue.SimpleQueue[tuple[Message, Future[None]]] = queue.SimpleQueue()
         self.in_flight = 0
         self.loop: asyncio.AbstractEventLoop | None = None

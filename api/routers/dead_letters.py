@@ -20,8 +20,8 @@ from taskplatform.dead_letters import (
     mark_replayed,
     matching_dead_letters,
 )
-from taskplatform.devices import InvalidMessage
 from taskplatform.models import DeadLetter
+from taskplatform.raw_messages import InvalidMessage
 from taskplatform.replay import replay_for
 
 router = APIRouter(tags=["dead-letters"])

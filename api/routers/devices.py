@@ -12,7 +12,8 @@ from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
-from taskplatform.devices import InvalidMessage, get_device, list_devices, parse_reading, recent_messages, stale_cutoff
+from taskplatform.devices import get_device, list_devices, parse_reading, recent_messages, stale_cutoff
+from taskplatform.raw_messages import InvalidMessage
 
 router = APIRouter(tags=["devices"])
 

@@ -12,8 +12,8 @@ from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
 from taskplatform.celery_app import app as celery_app
-from taskplatform.devices import InvalidMessage
 from taskplatform.object_store import s3_location
+from taskplatform.raw_messages import InvalidMessage
 from taskplatform.sessions import parse_session
 
 router = APIRouter(tags=["sessions"])
