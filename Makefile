@@ -26,7 +26,7 @@ up: install
 	$(BIN)/python -m taskplatform up
 
 lint: install
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 # Debian's chromium for the browser test (warns, never fails, where it cannot be installed).
 browser:

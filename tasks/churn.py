@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ml.churn import CheckinHistory, dataset_hash, score_students, train_churn_model
-
 from ml.promotion import should_promote
 from taskplatform.celery_app import app
 from taskplatform.churn import checkin_arrays, replace_scores
