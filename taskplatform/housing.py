@@ -12,7 +12,14 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ml.housing import HousingDataError, predict_prices, prediction_plot_png, rows_hash, train_housing_model
+from ml.housing import (
+    HousingDataError,
+    check_prediction_rows,
+    predict_prices,
+    prediction_plot_png,
+    rows_hash,
+    train_housing_model,
+)
 from storage.keys import model_plot_key
 from taskplatform.db import get_engine
 from taskplatform.model_registry import activate_version, record_decision, register_version, version_id
@@ -74,7 +81,7 @@ class Predictor:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._active: tuple[str, Any] | None = None
-        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()  # (version, row) -> price
         self._served: dict[str, int] = {}
         self._flusher: threading.Thread | None = None
 
@@ -91,7 +98,9 @@ class Predictor:
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[float]]:
         version, model = self.active()
-        keys = [repr(sorted(row.items())) for row in rows]
+        spec = model["spec"]
+        check_prediction_rows(rows, spec)  # before the cache: a cached value must not skip validation
+        keys = [repr(tuple(map(row.get, spec.features))) for row in rows]
         with self._lock:
             cached = [self._cache.get((version, key)) for key in keys]
         missing = [i for i, value in enumerate(cached) if value is None]

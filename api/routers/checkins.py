@@ -14,6 +14,7 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter, normalized_instants
 from api.schemas.tasks import TaskAccepted
+from api.validation import body_errors
 from taskplatform.checkins import upsert_alunos
 from taskplatform.settings import get_settings
 from tasks.checkins import ingest_batch
@@ -25,13 +26,6 @@ _BATCH = checkin_batch_adapter(MAX_ITEMS)
 _BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": _BATCH.json_schema(),
     "example": [{"aluno_id": 1}, {"aluno_id": 2, "data_hora": "2026-11-21T07:30:00-03:00"}]}}}}
-
-
-def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    # An error about the whole body would echo up to 10,000 items back: drop its input.
-    return [{**error, "loc": ["body", *error["loc"]]} if error["loc"] else
-            {k: v for k, v in error.items() if k != "input"} | {"loc": ["body"]}
-            for error in exc.errors(include_url=False)]
 
 
 @router.post("/checkin/batch", status_code=202, response_model=TaskAccepted, openapi_extra=_BATCH_BODY)
@@ -50,7 +44,7 @@ async def checkin_batch(
     try:
         items = _BATCH.validate_json(await request.body())
     except ValidationError as exc:
-        raise RequestValidationError(_body_errors(exc)) from None
+        raise RequestValidationError(body_errors(exc)) from None
     accepted_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     instants, errors = normalized_instants(items, local=settings.tz, default=accepted_at)
     if errors:

@@ -7,16 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ModelVersionOut
+from api.schemas.tasks import TaskAccepted
+from api.validation import body_errors
 from ml.housing import HousingDataError, check_prediction_rows, infer_features, rows_from_csv, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
 from taskplatform.celery_app import app as celery_app
-from taskplatform.db import get_engine
+from taskplatform.db import get_engine, new_session
 from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
 from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
 from taskplatform.object_store import s3_location
@@ -101,24 +104,41 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
                                    params={"rows": len(rows), "target": target}, idempotency_key=idempotency_key)
 
 
-@router.post("/prever", response_model=None, responses={200: {"model": Predictions}})
-def prever(body: PredictionBody, session: SessionDep, response: Response, assincrono: Async = False,
-           idempotency_key: IdempotencyKey = None) -> Any:
-    """One prediction per row, in order, with the model version that made them (up to 10,000 rows)."""
+def _enqueue_prediction(rows: list[dict[str, Any]], response: Response, idempotency_key: str | None) -> TaskAccepted:
+    _, model = PREDICTOR.active()
+    check_prediction_rows(rows, model["spec"])
+    with new_session() as session:
+        signature = celery_app.signature("housing.predict", kwargs={"dados": rows})
+        return enqueue_or_503(session=session, response=response, signature=signature, params={"rows": len(rows)},
+                              idempotency_key=idempotency_key)
+
+
+@router.post("/prever", response_model=None, responses={200: {"model": Predictions}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": PredictionBody.model_json_schema()}}}})
+async def prever(request: Request, response: Response, assincrono: Async = False,
+                 idempotency_key: IdempotencyKey = None) -> Any:
+    """One prediction per row, in order, with the model version that made them (up to 10,000 rows).
+
+    Synchronous predictions run in this process (no broker round trip): parsed in one
+    pydantic-core pass, predicted in the thread pool, serialized directly.
+    """
     try:
-        if not assincrono:
-            version, predictions = PREDICTOR.predict(body.dados)
-            return Predictions(previsoes=predictions, versao=version)
-        _, model = PREDICTOR.active()
-        check_prediction_rows(body.dados, model["spec"])
+        body = PredictionBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(body_errors(exc)) from None
+    try:
+        if assincrono:
+            accepted = await run_in_threadpool(_enqueue_prediction, body.dados, response, idempotency_key)
+            return Response(accepted.model_dump_json(), status_code=202, media_type="application/json",
+                            headers={"Location": accepted.status_url})
+        version, predictions = await run_in_threadpool(PREDICTOR.predict, body.dados)
     except HousingDataError as exc:
         raise _data_error(exc) from None
     except NoModel as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    response.status_code = 202
-    signature = celery_app.signature("housing.predict", kwargs={"dados": body.dados})
-    return enqueue_or_503(session=session, response=response, signature=signature,
-                          params={"rows": len(body.dados)}, idempotency_key=idempotency_key)
+    return Response(Predictions(previsoes=predictions, versao=version).model_dump_json(),
+                    media_type="application/json")
 
 
 @router.get("/modelos/imoveis", response_model=list[ModelVersionOut])
