@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from taskplatform.object_store import put_bytes
 
 KIND = "housing"
 logger = logging.getLogger("taskplatform.housing")
+
+# scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
+# predictions there) that its config cannot be propagated; we set none, so it is only noise.
+warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
 CACHE_SIZE = 100_000
 
 
