@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
+from ml.housing_csv import rows_from_csv  # noqa: E402
 from ml.housing_data import (  # noqa: E402
     FeatureSpec,
     HousingDataError,
@@ -31,7 +32,6 @@ from ml.housing_data import (  # noqa: E402
     infer_features,
     is_missing,
     is_number,
-    rows_from_csv,
     rows_hash,
 )
 
