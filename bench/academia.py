@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -31,12 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.checkins import drop_database, scratch_database  # noqa: E402
+from bench.environment import bench_environment  # noqa: E402
 from ml.synthetic_gym import generate_gym  # noqa: E402
 from taskplatform.checkins import ingest_checkins, upsert_alunos  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
-from taskplatform.embedded import free_port, start_weed_mini  # noqa: E402
-from taskplatform.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
+from taskplatform.embedded import free_port  # noqa: E402
+from taskplatform.processes import api_command, wait_until, worker_command  # noqa: E402
 
 
 def busy_day(students: int, day: date, tz: object, per_student: int = 10) -> list[tuple[int, str]]:
@@ -97,29 +95,12 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--days", type=int, default=182)
     args = parser.parse_args()
-    broker_url, admin_url = os.environ.get("BROKER_URL"), os.environ.get("DATABASE_URL")
-    if not broker_url or not admin_url or not admin_url.startswith("postgresql"):
-        sys.exit("set BROKER_URL and DATABASE_URL (PostgreSQL)")
-
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(os.environ.get("TIMEZONE", "America/Sao_Paulo"))
-    supervisor = Supervisor(log_dir=ROOT / "var" / "bench-logs" / "academia")
-    database_url, admin = scratch_database(admin_url)
-    env = {**os.environ, "DATABASE_URL": database_url, "TASKPLATFORM_ENV_FILE": ""}
-    try:
-        if not env.get("S3_ENDPOINT_URL"):
-            s3 = start_weed_mini(supervisor, data_dir=Path(tempfile.mkdtemp(prefix="bench-s3-")),
-                                 access_key="benchkey", secret_key="bench-secret-key")
-            env.update(S3_ENDPOINT_URL=s3.endpoint_url, S3_ACCESS_KEY=s3.access_key, S3_SECRET_KEY=s3.secret_key)
+    with bench_environment("academia", object_store=True) as bench:
+        env, database_url, supervisor = bench.env, bench.database_url, bench.supervisor
         os.environ.update(env)  # the in-process baseline reads the same settings
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
-        from storage.s3 import S3Location
-        from taskplatform.embedded import ensure_bucket_ready
-
-        ensure_bucket_ready(S3Location(env["S3_ENDPOINT_URL"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"],
-                                       "us-east-1", env.get("S3_BUCKET", "ux-auditor-sessions")))
         start = date.today() - timedelta(days=args.days + 8)
         gym = generate_gym(students=args.students, start=start, days=args.days, tz=tz, seed=7)
         peak = gym.end
@@ -153,10 +134,6 @@ def main() -> int:
         print(f"academia: report_s={peak_task:.3f} churn_retrain_s={churn_task:.2f}")
         engine.dispose()
         return 0
-    finally:
-        supervisor.stop_all()
-        drop_database(admin, database_url)
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +32,7 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.environment import bench_environment  # noqa: E402
 from taskplatform.checkins import upsert_alunos  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
 from taskplatform.embedded import free_port  # noqa: E402
@@ -51,19 +49,6 @@ def make_rows(students: int, rows: int) -> list[tuple[int, str]]:
     out = [(s + 1, (start + timedelta(minutes=7 * k, seconds=s % 60)).isoformat())
            for k in range(per_student) for s in range(students)]
     return out[:rows]
-
-
-def scratch_database(admin_url: str) -> tuple[str, Engine]:
-    name = f"tp_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    return admin_url.rsplit("/", 1)[0] + f"/{name}", admin
-
-
-def drop_database(admin: Engine, url: str) -> None:
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
 
 
 def truncate(engine: Engine) -> None:
@@ -198,14 +183,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
-    broker_url, admin_url = os.environ.get("BROKER_URL"), os.environ.get("DATABASE_URL")
-    if not broker_url or not admin_url or not admin_url.startswith("postgresql"):
-        sys.exit("set BROKER_URL and DATABASE_URL (PostgreSQL: the ceiling is a COPY)")
-
-    database_url, admin = scratch_database(admin_url)
-    env = {**os.environ, "DATABASE_URL": database_url, "TASKPLATFORM_ENV_FILE": ""}
-    try:
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], env=env, cwd=ROOT, check=True)
+    with bench_environment("checkins", object_store=False) as bench:
+        broker_url, database_url, env = bench.broker_url, bench.database_url, bench.env
         engine = make_engine(database_url)
         with engine.begin() as connection:
             upsert_alunos(connection=connection, alunos=[(i, f"aluno {i}") for i in range(1, args.students + 1)])
@@ -229,9 +208,6 @@ def main() -> int:
         print(f"checkins: platform={platform_rate:.0f} seed={seed_rate:.0f} copy={copy_rate:.0f}")
         engine.dispose()
         return 0
-    finally:
-        drop_database(admin, database_url)
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -19,10 +19,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,11 +32,10 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.checkins import drop_database, scratch_database  # noqa: E402
+from bench.environment import bench_environment  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
-from taskplatform.embedded import ensure_bucket_ready, start_weed_mini  # noqa: E402
-from taskplatform.processes import Supervisor, worker_command  # noqa: E402
+from taskplatform.processes import worker_command  # noqa: E402
 
 END = "bench-end"
 
@@ -175,24 +171,11 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--seed-sessions", type=int, default=1_000)
     args = parser.parse_args()
-    broker_url, admin_url = os.environ.get("BROKER_URL", ""), os.environ.get("DATABASE_URL", "")
-    if not broker_url.startswith("amqp") or not admin_url.startswith("postgresql"):
-        sys.exit("set BROKER_URL (RabbitMQ: the raw queues are AMQP) and DATABASE_URL (PostgreSQL)")
-
-    supervisor = Supervisor(log_dir=ROOT / "var" / "bench-logs" / "ingestion")
-    database_url, admin = scratch_database(admin_url)
-    env = {**os.environ, "DATABASE_URL": database_url, "TASKPLATFORM_ENV_FILE": ""}
     spawn = multiprocessing.get_context("spawn")
-    try:
-        if not env.get("S3_ENDPOINT_URL"):
-            s3 = start_weed_mini(supervisor, data_dir=Path(tempfile.mkdtemp(prefix="bench-s3-")),
-                                 access_key="benchkey", secret_key="bench-secret-key")
-            env.update(S3_ENDPOINT_URL=s3.endpoint_url, S3_ACCESS_KEY=s3.access_key, S3_SECRET_KEY=s3.secret_key)
-        location = S3Location(env["S3_ENDPOINT_URL"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], "us-east-1",
-                              env.get("S3_BUCKET", "ux-auditor-sessions"))
-        ensure_bucket_ready(location)
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
+    with bench_environment("ingestion", object_store=True, amqp_only=True) as bench:
+        broker_url, database_url, env, supervisor = bench.broker_url, bench.database_url, bench.env, bench.supervisor
+        location = bench.location
+        assert location is not None
         engine = make_engine(database_url)
 
         results = {}
@@ -233,10 +216,6 @@ def main() -> int:
         print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f}")
         print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f}")
         return 0
-    finally:
-        supervisor.stop_all()
-        drop_database(admin, database_url)
-        admin.dispose()
 
 
 async def _put_ceiling(location: S3Location, bodies: list[bytes]) -> tuple[float, float]:

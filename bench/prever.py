@@ -30,12 +30,8 @@ import argparse
 import itertools
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,17 +40,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.checkins import drop_database, scratch_database  # noqa: E402
+from bench.environment import bench_environment  # noqa: E402
+from bench.latency import JSON, concurrent_clients, percentiles, rows_per_second  # noqa: E402
 from ml.housing import predict_prices, synthetic_housing  # noqa: E402
-from taskplatform.embedded import free_port, start_weed_mini  # noqa: E402
-from taskplatform.processes import Supervisor, api_command, wait_until  # noqa: E402
+from taskplatform.embedded import free_port  # noqa: E402
+from taskplatform.processes import api_command, wait_until  # noqa: E402
 
-JSON = {"content-type": "application/json"}
 ROW = {"area_m2": 80.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
        "tipo": "apartamento"}
 _fresh = itertools.count(1)
@@ -67,18 +62,6 @@ def fresh_row() -> dict[str, Any]:
 
 def body(rows: Sequence[dict[str, Any]]) -> bytes:
     return json.dumps({"dados": list(rows)}).encode()
-
-
-def percentiles(seconds: Sequence[float]) -> tuple[float, float]:
-    """(p50, p99) in milliseconds."""
-    p50, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 99])
-    return float(p50), float(p99)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_client(api: httpx.Client, model: dict[str, Any], calls: int, block: int = 50) -> dict[str, list[float]]:
@@ -114,34 +97,6 @@ def one_client(api: httpx.Client, model: dict[str, Any], calls: int, block: int 
     return latency
 
 
-def concurrent_clients(url: str, headers: dict[str, str], clients: int, payloads: Sequence[bytes],
-                       api_pid: int) -> tuple[list[float], float, float, float]:
-    """Per-request latencies (s) of POST /prever of `payloads` from `clients` threads, each with its own
-    keep-alive connection; with the wall time, this process's CPU time and the API process's CPU time."""
-    latency = [0.0] * len(payloads)
-    tickets = itertools.count()
-    start = threading.Barrier(clients + 1)
-
-    def client() -> None:
-        with httpx.Client(base_url=url, headers=headers, timeout=300) as http:
-            http.get("/").raise_for_status()  # connected before the clock starts
-            start.wait()
-            while (i := next(tickets)) < len(payloads):
-                began = time.perf_counter()
-                http.post("/prever", content=payloads[i], headers=JSON).raise_for_status()
-                latency[i] = time.perf_counter() - began
-
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(client) for _ in range(clients)]
-        start.wait(timeout=60)
-        cpu, api_cpu, began = time.process_time(), cpu_seconds(api_pid), time.perf_counter()
-        for future in futures:
-            future.result()
-        wall = time.perf_counter() - began
-        cpu, api_cpu = time.process_time() - cpu, cpu_seconds(api_pid) - api_cpu
-    return latency, wall, cpu, api_cpu
-
-
 def inprocess_threads(model: dict[str, Any], threads: int, calls: int) -> tuple[list[float], float]:
     """Latencies (s) of 1-row in-process calls made by `threads` threads at once (the model's own queueing), and
     the wall time."""
@@ -169,15 +124,6 @@ def big_rows(n: int, repeat: int) -> list[list[dict[str, Any]]]:
     return [[{**row, "area_m2": row["area_m2"] + (r + 1) * 1e-4} for row in base] for r in range(repeat)]
 
 
-def rows_per_second(predict: Callable[[int], None], n: int, repeat: int) -> list[float]:
-    rates = []
-    for r in range(repeat):
-        began = time.perf_counter()
-        predict(r)
-        rates.append(n / (time.perf_counter() - began))
-    return rates
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-rows", type=int, default=5000)
@@ -190,30 +136,13 @@ def main() -> int:
     # Called from threads (the 32-thread baseline), scikit-learn warns that its config is not propagated.
     warnings.filterwarnings("ignore", message=r"`sklearn\.utils\.parallel\.delayed` should be used",
                             category=UserWarning)
-    broker_url, admin_url = os.environ.get("BROKER_URL"), os.environ.get("DATABASE_URL")
-    if not broker_url or not admin_url or not admin_url.startswith("postgresql"):
-        sys.exit("set BROKER_URL and DATABASE_URL (PostgreSQL)")
-
-    supervisor = Supervisor(log_dir=ROOT / "var" / "bench-logs" / "prever")
-    database_url, admin = scratch_database(admin_url)
-    env = {**os.environ, "DATABASE_URL": database_url, "TASKPLATFORM_ENV_FILE": ""}
-    s3_dir: Path | None = None
-    try:
-        if not env.get("S3_ENDPOINT_URL"):
-            s3_dir = Path(tempfile.mkdtemp(prefix="bench-s3-"))
-            s3 = start_weed_mini(supervisor, data_dir=s3_dir, access_key="benchkey", secret_key="bench-secret-key")
-            env.update(S3_ENDPOINT_URL=s3.endpoint_url, S3_ACCESS_KEY=s3.access_key, S3_SECRET_KEY=s3.secret_key)
+    with bench_environment("prever", object_store=True) as bench:
+        env, supervisor = bench.env, bench.supervisor
         os.environ.update(env)  # the in-process baseline loads the artifact from the same store
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
         from storage.keys import model_artifact_key
-        from storage.s3 import S3Location
-        from taskplatform.embedded import ensure_bucket_ready
         from taskplatform.housing import KIND
         from taskplatform.model_store import load_artifact
 
-        ensure_bucket_ready(S3Location(env["S3_ENDPOINT_URL"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"],
-                                       "us-east-1", env.get("S3_BUCKET", "ux-auditor-sessions")))
         port = free_port()
         api_process = supervisor.start("api", api_command(host="127.0.0.1", port=port), env=env, cwd=ROOT)
         url = f"http://127.0.0.1:{port}"
@@ -291,12 +220,6 @@ def main() -> int:
         print(f"prever: api_p50_ms={api_p50:.2f} api_p99_ms={api_p99:.2f} inprocess_p50_ms={inproc_p50:.2f} "
               f"rows_per_s={rows_per_s:.0f}")
         return 0
-    finally:
-        supervisor.stop_all()
-        drop_database(admin, database_url)
-        admin.dispose()
-        if s3_dir is not None:
-            shutil.rmtree(s3_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
