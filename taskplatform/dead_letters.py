@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +12,10 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from taskplatform.db import utcnow
+from taskplatform.db import get_engine, utcnow
 from taskplatform.models import DeadLetter
+
+logger = logging.getLogger("taskplatform.dead_letters")
 
 #: Prefix of a body that was not UTF-8 text (kept byte for byte).
 BASE64_PREFIX = "base64:"
@@ -47,6 +50,19 @@ def record_dead_letters(*, connection: Connection, letters: Sequence[NewDeadLett
         {"queue": d.queue, "reason": d.reason, "body": body_text(d.body), "error": (d.error or "")[:4000] or None,
          "task_name": d.task_name, "attempts": d.attempts, "headers": d.headers, "created_at": now}
         for d in letters])
+
+
+def settle_as_dead_letter(message: Any, letter: NewDeadLetter) -> None:
+    """Store `letter`, then acknowledge its broker message; if the store is down, requeue it instead
+    (a message is never dropped for want of a place to put it)."""
+    try:
+        with get_engine().begin() as connection:
+            record_dead_letters(connection=connection, letters=[letter])
+    except Exception:
+        logger.exception("could not store a dead letter from %s; the message goes back to its queue", letter.queue)
+        message.requeue()
+        return
+    message.ack()
 
 
 @dataclass(frozen=True)

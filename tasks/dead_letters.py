@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import bootsteps
@@ -10,13 +9,10 @@ from kombu import Consumer
 from kombu.message import Message
 
 from taskplatform.celery_app import app
-from taskplatform.db import get_engine
-from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
+from taskplatform.dead_letters import NewDeadLetter, settle_as_dead_letter
 from taskplatform.queues import TASK_DELIVERY_LIMIT, TASK_QUEUES, dead_letter_queue
 from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
 from taskplatform.settings import get_settings
-
-logger = logging.getLogger("taskplatform.dead_letters")
 
 DELIVERY_LIMITS: dict[str, int] = {RAW_SESSIONS.name: int(RAW_SESSIONS.queue_arguments["x-delivery-limit"]),
                                    **dict.fromkeys(TASK_QUEUES, TASK_DELIVERY_LIMIT)}
@@ -54,14 +50,7 @@ class DeadLetterQueueConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
         return [Consumer(channel, queues=queues, on_message=self.on_message, accept=None, prefetch_count=50)]
 
     def on_message(self, message: Message) -> None:
-        try:
-            with get_engine().begin() as connection:
-                record_dead_letters(connection=connection, letters=[_from_broker(message)])
-        except Exception:
-            logger.exception("could not record a dead-lettered message; it stays in its queue")
-            message.requeue()
-            return
-        message.ack()
+        settle_as_dead_letter(message, _from_broker(message))
 
 
 app.steps["consumer"].add(DeadLetterQueueConsumer)

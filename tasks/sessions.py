@@ -18,8 +18,7 @@ from kombu.message import Message
 
 from storage.s3 import ensure_bucket, s3_client
 from taskplatform.celery_app import app
-from taskplatform.db import get_engine
-from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
+from taskplatform.dead_letters import NewDeadLetter, settle_as_dead_letter
 from taskplatform.errors import TRANSIENT_ERRORS, PermanentError
 from taskplatform.object_store import put_bytes, s3_location
 from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
@@ -163,16 +162,9 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
                 return
 
     def _dead_letter(self, message: Message, exc: InvalidMessage) -> None:
-        try:
-            with get_engine().begin() as connection:
-                record_dead_letters(connection=connection, letters=[NewDeadLetter(
-                    queue=RAW_SESSIONS.name, reason=exc.reason, error=str(exc), body=message.body,
-                    attempts=int((message.headers or {}).get("x-delivery-count", 0)) + 1)])
-        except Exception:
-            logger.exception("could not store an invalid session as a dead letter; requeued")
-            message.requeue()
-            return
-        message.ack()
+        settle_as_dead_letter(message, NewDeadLetter(
+            queue=RAW_SESSIONS.name, reason=exc.reason, error=str(exc), body=message.body,
+            attempts=int((message.headers or {}).get("x-delivery-count", 0)) + 1))
 
 
 app.steps["consumer"].add(RawSessionsConsumer)
