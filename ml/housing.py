@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +31,9 @@ from ml.housing_data import (  # noqa: E402
     HousingDataError,
     check_prediction_rows,
     infer_features,
-    is_missing,
-    is_number,
     rows_hash,
 )
+from ml.housing_linear import LinearPricer, NotLinear, category_of, compile_pricer  # noqa: E402
 
 __all__ = [
     "BAIRROS", "SYNTHETIC_COEFFICIENTS", "FeatureSpec", "HousingDataError", "TrainedHousingModel",
@@ -59,11 +59,8 @@ class TrainedHousingModel:
 
 
 def _category(value: Any) -> Any:
-    if is_missing(value):
-        return np.nan  # what SimpleImputer looks for in an object column
-    if is_number(value) and float(value).is_integer():
-        return str(int(value))  # 3 from JSON and 3.0 from a CSV are the same category
-    return value if isinstance(value, str) else str(value)
+    category = category_of(value)  # 3 from JSON and 3.0 from a CSV are the same category
+    return np.nan if category is None else category
 
 
 def _frame(spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -74,6 +71,7 @@ def _frame(spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame
     for name in spec.categorical:
         # object, not pandas' str dtype, keeps NaN as the missing marker the imputer expects
         values = (row.get(name) for row in rows)
+        # NaN is what SimpleImputer looks for in an object column
         data[name] = pd.Series([v if type(v) is str else _category(v) for v in values], dtype=object)
     return pd.DataFrame(data, columns=spec.features)
 
@@ -126,9 +124,29 @@ def train_housing_model(rows: Sequence[Mapping[str, Any]], *, target: str = "pre
                                holdout_actual=y_test.tolist(), holdout_predicted=predicted.astype(float).tolist())
 
 
+# Each loaded pipeline's linear form, compiled on its first prediction (None: not linear, use the pipeline).
+_PRICERS: weakref.WeakKeyDictionary[Any, LinearPricer | None] = weakref.WeakKeyDictionary()
+
+
+def pricer_for(pipeline: Any, spec: FeatureSpec) -> LinearPricer | None:
+    try:
+        return _PRICERS[pipeline]
+    except KeyError:
+        pass
+    try:
+        pricer: LinearPricer | None = compile_pricer(pipeline, spec)
+    except NotLinear:
+        pricer = None
+    _PRICERS[pipeline] = pricer
+    return pricer
+
+
 def predict_prices(pipeline: Any, spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> list[float]:
     """One price per row, in order. Raises HousingDataError as check_prediction_rows does."""
     check_prediction_rows(rows, spec)
+    pricer = pricer_for(pipeline, spec)
+    if pricer is not None:
+        return pricer.predict(rows)
     return np.asarray(pipeline.predict(_frame(spec, rows)), dtype=np.float64).tolist()
 
 
