@@ -13,6 +13,10 @@ import numpy as np
 
 MIN_TRAIN_ROWS = 20
 MAX_ROWS_NAMED = 10
+# Up to this many values a Python loop checks a column faster than numpy's per-call overhead allows.
+FEW_ROWS = 32
+
+
 class HousingDataError(ValueError):
     """Bad input the caller maps to HTTP 422: `problems` are human-readable, `columns` the offending column names."""
 
@@ -135,6 +139,9 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> Feature
 
 def _first_bad(values: list[Any], numeric: bool) -> int | None:
     """Index of the first value a numeric (or categorical) column cannot take, None when all are fine."""
+    if numeric and len(values) <= FEW_ROWS:
+        return next((i for i, v in enumerate(values)
+                     if v is not None and not (is_number(v) and not math.isinf(_to_float(v)))), None)
     if numeric:
         floats = numeric_array(values)
         if floats is not None:

@@ -81,28 +81,42 @@ class Predictor:
     query; identical rows are answered from a cache keyed by model version.
     """
 
-    def __init__(self, refresh_s: float = 1.0) -> None:
+    def __init__(self, refresh_s: float = 1.0, flush_s: float | None = 2.0) -> None:
         self._refresh_s = refresh_s
+        self._flush_s = flush_s  # None: counts stay in memory until flush_served() is called
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._checked = 0.0
         self._active: tuple[str, Any] | None = None
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()  # (version, row) -> price
         self._served: dict[str, int] = {}
         self._flusher: threading.Thread | None = None
 
-    def active(self) -> tuple[str, Any]:
-        now = time.monotonic()
-        if self._active is None or now - self._checked > self._refresh_s:
-            with get_engine().connect() as connection:
-                loaded = load_active(KIND, connection=connection)
-            with self._lock:
-                self._active, self._checked = loaded, now
-        if self._active is None:
-            raise NoModel("no housing model yet: train one with POST /treinar")
-        return self._active
+    def is_fresh(self) -> bool:
+        """A model is loaded and was checked against the registry within `refresh_s`: `predict` will not query."""
+        return self._active is not None and time.monotonic() - self._checked <= self._refresh_s
 
-    def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[float]]:
-        version, model = self.active()
+    def active(self, *, refresh: bool = True) -> tuple[str, Any]:
+        """The active (version, model); `refresh=False` serves the loaded model without a registry check."""
+        # One thread checks the registry; while it does, the others keep serving the loaded model (a
+        # moment stale) instead of all querying at once and exhausting the connection pool.
+        if refresh and not self.is_fresh() and self._refreshing.acquire(blocking=self._active is None):
+            try:
+                if not self.is_fresh():
+                    checked = time.monotonic()
+                    with get_engine().connect() as connection:
+                        loaded = load_active(KIND, connection=connection)
+                    with self._lock:
+                        self._active, self._checked = loaded, checked
+            finally:
+                self._refreshing.release()
+        active = self._active
+        if active is None:
+            raise NoModel("no housing model yet: train one with POST /treinar")
+        return active
+
+    def predict(self, rows: Sequence[Mapping[str, Any]], *, refresh: bool = True) -> tuple[str, list[float]]:
+        version, model = self.active(refresh=refresh)
         spec = model["spec"]
         check_prediction_rows(rows, spec)  # before the cache: a cached value must not skip validation
         keys = [repr(tuple(map(row.get, spec.features))) for row in rows]
@@ -119,7 +133,7 @@ class Predictor:
                     self._cache.popitem(last=False)
         with self._lock:
             self._served[version] = self._served.get(version, 0) + len(rows)
-            if self._flusher is None:
+            if self._flusher is None and self._flush_s is not None:
                 # Counting in memory keeps a write off every request's path.
                 self._flusher = threading.Thread(target=self._flush_forever, name="predictions-served", daemon=True)
                 self._flusher.start()
@@ -127,7 +141,7 @@ class Predictor:
 
     def _flush_forever(self) -> None:
         while True:
-            time.sleep(2.0)
+            time.sleep(self._flush_s or 2.0)
             try:
                 self.flush_served()
             except Exception:  # a database blip: the counts are kept for the next flush

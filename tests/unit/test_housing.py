@@ -133,10 +133,13 @@ def test_unknown_and_missing_columns_are_named(trained: TrainedHousingModel) -> 
         predict_prices(trained.pipeline, trained.spec, [no_tipo])
 
 
-@pytest.mark.parametrize("value", ["grande", True, float("inf"), [72]])
-def test_a_non_number_in_a_numeric_column_is_named(trained: TrainedHousingModel, value: Any) -> None:
+@pytest.mark.parametrize("n_rows", [2, 100])  # a few rows are checked in a loop, more with numpy
+@pytest.mark.parametrize("value", ["grande", True, float("inf"), 10**400, [72]])
+def test_a_non_number_in_a_numeric_column_is_named(trained: TrainedHousingModel, value: Any, n_rows: int) -> None:
+    check_prediction_rows([listing(area_m2=np.float32(70.5), vagas=None, idade_anos=float("nan"))] * n_rows,
+                          trained.spec)
     with pytest.raises(HousingDataError) as caught:
-        check_prediction_rows([listing(), listing(area_m2=value)], trained.spec)
+        check_prediction_rows([listing(), listing(area_m2=value), *[listing()] * (n_rows - 2)], trained.spec)
     assert caught.value.columns == ["area_m2"]
     assert "'area_m2'" in str(caught.value) and "row 1" in str(caught.value)
 

@@ -1,0 +1,84 @@
+"""The API's per-process predictor: one registry check at a time, however many requests find the model stale."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml.housing import synthetic_housing, train_housing_model
+from taskplatform import housing
+from taskplatform.db import make_engine
+
+
+class SlowRegistry:
+    """Stands in for the registry lookup (a query plus an object-store read): counts calls, takes `delay` s."""
+
+    def __init__(self, model: dict[str, Any], delay: float) -> None:
+        self.model, self.delay, self.version = model, delay, "v1"
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, *, connection: Any) -> tuple[str, Any] | None:
+        with self.lock:
+            self.calls += 1
+        time.sleep(self.delay)
+        return (self.version, self.model) if self.version else None
+
+
+@pytest.fixture()
+def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowRegistry]:
+    trained = train_housing_model(synthetic_housing(300))
+    slow = SlowRegistry({"pipeline": trained.pipeline, "spec": trained.spec}, delay=0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.setattr(housing, "load_active", slow)
+    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    yield slow
+    engine.dispose()
+
+
+ROW = {"area_m2": 80.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
+       "tipo": "apartamento"}
+
+
+def predict_from_threads(predictor: housing.Predictor, n: int) -> list[tuple[str, list[float]]]:
+    results: list[tuple[str, list[float]]] = []
+    threads = [threading.Thread(target=lambda: results.append(predictor.predict([ROW]))) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_a_stale_model_is_checked_once_while_the_others_keep_serving(registry: SlowRegistry) -> None:
+    predictor = housing.Predictor(refresh_s=0.5, flush_s=None)
+    first = predict_from_threads(predictor, 16)  # nothing loaded yet: all wait for the one load
+    assert len(first) == 16 and registry.calls == 1
+    time.sleep(0.6)  # older than refresh_s
+    registry.version = "v2"
+    began = time.monotonic()
+    stale = predict_from_threads(predictor, 32)
+    assert len(stale) == 32 and registry.calls == 2, "one thread checks the registry, not 32"
+    assert {version for version, _ in stale} <= {"v1", "v2"}
+    assert time.monotonic() - began < 32 * registry.delay / 4, "the others did not queue behind the check"
+    assert predictor.is_fresh() and predictor.predict([ROW])[0] == "v2"
+
+
+def test_refresh_false_never_queries_and_no_model_is_an_error(registry: SlowRegistry) -> None:
+    registry.version = ""
+    predictor = housing.Predictor(refresh_s=60, flush_s=None)
+    with pytest.raises(housing.NoModel, match="train one"):
+        predictor.predict([ROW])
+    assert not predictor.is_fresh()
+    registry.version = "v1"
+    calls = registry.calls
+    with pytest.raises(housing.NoModel):
+        predictor.predict([ROW], refresh=False)  # the API checks is_fresh() before calling it so
+    assert registry.calls == calls
+    assert predictor.predict([ROW])[0] == "v1" and predictor.is_fresh()
+    assert predictor.predict([ROW], refresh=False)[0] == "v1" and registry.calls == calls + 1
