@@ -7,15 +7,18 @@ an embedded `weed mini` when unset. Trains a model through the API (`POST /trein
 worker: a sync prediction runs in the API) and loads the very same artifact in this
 process, then measures in one run:
 
-  1 client     1-row requests one after another, taken in turns with 1-row in-process calls
-               (and same-row requests, and `GET /`), so all see the same machine: the API's
-               own overhead
-  32 clients   1-row requests from 32 threads, each with its own keep-alive httpx.Client;
-               every row distinct (area_m2 moves by 1e-6 per request), so the model runs and
-               the API's row cache never answers; then the same row every time (cached)
+  1 client     1-row requests one after another on one keep-alive connection, taken in turns
+               with 1-row in-process calls (and same-row requests, and `GET /`), so all see
+               the same machine: the API's own overhead per request
+  32 clients   1-row requests on 32 keep-alive connections at once, each sending its next
+               request when the last is answered; every row distinct (area_m2 moves by 1e-6
+               per request), so the model runs and the API's row cache never answers; then
+               the same row every time (cached)
   10,000 rows  one request of 10,000 distinct rows, 5 times (and in-process on the same rows)
 
-Latencies include queueing: at 32 clients the API's one process has 32 requests to serve.
+The clients are lean (bench/latency.py): on 2 cores a heavy client steals the server's CPU.
+Latencies include queueing: at 32 clients the API's one process has 32 requests to serve, so
+the p50 there is about 32 / (requests per second), whatever the model costs.
 The last line's api_p50_ms/api_p99_ms are the 32-client figures with distinct rows,
 inprocess_p50_ms is a sequential 1-row in-process call, and rows_per_s the median of the
 10,000-row requests through the API.
@@ -39,13 +42,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.environment import bench_environment  # noqa: E402
-from bench.latency import JSON, concurrent_clients, percentiles, rows_per_second  # noqa: E402
+from bench.latency import KeepAlive, concurrent_clients, percentiles, rows_per_second  # noqa: E402
 from ml.housing import predict_prices, synthetic_housing  # noqa: E402
 from taskplatform.embedded import free_port  # noqa: E402
 from taskplatform.processes import api_command, wait_until  # noqa: E402
@@ -64,7 +65,7 @@ def body(rows: Sequence[dict[str, Any]]) -> bytes:
     return json.dumps({"dados": list(rows)}).encode()
 
 
-def one_client(api: httpx.Client, model: dict[str, Any], calls: int, block: int = 50) -> dict[str, list[float]]:
+def one_client(api: KeepAlive, model: dict[str, Any], calls: int, block: int = 50) -> dict[str, list[float]]:
     """Latencies (s) of 1-row calls one after another: in-process, through the API with a distinct row, through the
     API with the same row (answered by its row cache) and of `GET /` (the HTTP stack alone), taken in turns of
     `block` calls so that every kind sees the same machine."""
@@ -77,13 +78,13 @@ def one_client(api: httpx.Client, model: dict[str, Any], calls: int, block: int 
 
     def distinct() -> Callable[[], object]:
         payload = body([fresh_row()])
-        return lambda: api.post("/prever", content=payload, headers=JSON).raise_for_status()
+        return lambda: api.call("POST", "/prever", payload)
 
     kinds: dict[str, Callable[[], Callable[[], object]]] = {
         "in-process": in_process,
         "distinct": distinct,
-        "cached": lambda: lambda: api.post("/prever", content=same, headers=JSON).raise_for_status(),
-        "root": lambda: lambda: api.get("/").raise_for_status(),
+        "cached": lambda: lambda: api.call("POST", "/prever", same),
+        "root": lambda: lambda: api.call("GET", "/"),
     }
     latency: dict[str, list[float]] = {kind: [] for kind in kinds}
     for turn in range(-1, calls // block):  # turn -1 warms up
@@ -148,17 +149,18 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         keys = [k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()]
         headers = {"X-API-Key": keys[0]} if keys else {}
-        api = httpx.Client(base_url=url, headers=headers, timeout=300)
-        wait_until(lambda: api.get("/").status_code == 200, timeout=90, what="API")
+        api = KeepAlive(url, headers)
+        wait_until(lambda: api.call("GET", "/"), timeout=90, what="API")
 
-        trained = api.post("/treinar", json={"dados": synthetic_housing(args.train_rows), "alvo": "preco"})
-        version = trained.raise_for_status().json()["versao"]
+        trained = json.loads(api.call("POST", "/treinar", json.dumps(
+            {"dados": synthetic_housing(args.train_rows), "alvo": "preco"}).encode()))
+        version = trained["versao"]
         model = load_artifact(model_artifact_key(KIND, version))
-        check = api.post("/prever", json={"dados": [ROW]}).raise_for_status().json()
+        check = json.loads(api.call("POST", "/prever", body([ROW])))
         expected = predict_prices(model["pipeline"], model["spec"], [ROW])[0]
         assert check["versao"] == version and abs(check["previsoes"][0] - expected) < 1e-6 * abs(expected), \
             (check, version, expected)
-        print(f"model {version}: r2 {trained.json()['metricas']['r2']:.3f} on held-out rows, trained through the API "
+        print(f"model {version}: r2 {trained['metricas']['r2']:.3f} on held-out rows, trained through the API "
               f"on {args.train_rows:,} listings; 1 row {ROW} predicts {expected:,.0f}", flush=True)
 
         sequential = one_client(api, model, args.sequential)
@@ -182,12 +184,12 @@ def main() -> int:
 
         sets = big_rows(args.batch_rows, args.repeat + 1)
         payloads = [body(rows) for rows in sets]
-        api.post("/prever", content=payloads[-1], headers=JSON).raise_for_status()  # warm-up
+        api.call("POST", "/prever", payloads[-1])  # warm-up
         answer: dict[str, Any] = {}
 
         def through_api(r: int) -> None:
             nonlocal answer
-            answer = api.post("/prever", content=payloads[r], headers=JSON).raise_for_status().json()
+            answer = json.loads(api.call("POST", "/prever", payloads[r]))
 
         api_rates = rows_per_second(through_api, args.batch_rows, args.repeat)
         assert len(answer["previsoes"]) == args.batch_rows, len(answer["previsoes"])
@@ -213,9 +215,12 @@ def main() -> int:
         print(f"API overhead at 1 client: {seq_p50 - inproc_p50:+.2f} ms at p50 over the in-process call "
               f"({seq_p50:.2f} against {inproc_p50:.2f} ms; the requirement is at most +5 ms). Without the model a "
               f"request takes {seq_cached_p50:.2f} ms (same row, from the row cache), and GET / {root_p50:.2f} ms")
+        rate = args.requests / wall
         print(f"At {n} the API's one process is busy {api_cpu / wall:.0%} of a core ({client_cpu / wall:.0%} for "
-              f"this client): its p50 is mostly queueing behind the model, which alone takes {threads_p50:.2f} ms "
-              f"at p50 when {args.clients} threads call it at once in-process")
+              f"these clients) and spends {api_cpu / args.requests * 1e6:.0f} us of CPU per request. With "
+              f"{args.clients} requests always in flight, each waits for the others: {args.clients} / {rate:.0f} "
+              f"req/s = {args.clients / rate * 1000:.2f} ms (Little's law), against {api_p50:.2f} ms measured. The "
+              f"model alone takes {threads_p50:.2f} ms at p50 when {args.clients} threads call it at once in-process")
         rows_per_s = statistics.median(api_rates)
         print(f"prever: api_p50_ms={api_p50:.2f} api_p99_ms={api_p99:.2f} inprocess_p50_ms={inproc_p50:.2f} "
               f"rows_per_s={rows_per_s:.0f}")

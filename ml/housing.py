@@ -141,9 +141,12 @@ def pricer_for(pipeline: Any, spec: FeatureSpec) -> LinearPricer | None:
     return pricer
 
 
-def predict_prices(pipeline: Any, spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-    """One price per row, in order. Raises HousingDataError as check_prediction_rows does."""
-    check_prediction_rows(rows, spec)
+def predict_prices(pipeline: Any, spec: FeatureSpec, rows: Sequence[Mapping[str, Any]], *,
+                   checked: bool = False) -> list[float]:
+    """One price per row, in order. Raises HousingDataError as check_prediction_rows does, unless the caller says
+    the rows are already `checked`."""
+    if not checked:
+        check_prediction_rows(rows, spec)
     pricer = pricer_for(pipeline, spec)
     if pricer is not None:
         return pricer.predict(rows)

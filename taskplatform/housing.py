@@ -124,7 +124,7 @@ class Predictor:
             cached = [self._cache.get((version, key)) for key in keys]
         missing = [i for i, value in enumerate(cached) if value is None]
         if missing:
-            fresh = predict_prices(model["pipeline"], model["spec"], [rows[i] for i in missing])
+            fresh = predict_prices(model["pipeline"], spec, [rows[i] for i in missing], checked=True)
             with self._lock:
                 for i, value in zip(missing, fresh, strict=True):
                     cached[i] = value
