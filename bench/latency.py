@@ -44,13 +44,18 @@ class KeepAlive:
 
     def call(self, method: str, path: str, body: bytes | None = None) -> bytes:
         headers = {**self._headers, **JSON} if body is not None else self._headers
-        try:
-            self._connection.request(method, path, body=body, headers=headers)
-            response = self._connection.getresponse()
-            content = response.read()
-        except (OSError, http.client.HTTPException):
-            self._connection.close()  # the next call reconnects
-            raise
+        for attempt in (1, 2):
+            try:
+                self._connection.request(method, path, body=body, headers=headers)
+                response = self._connection.getresponse()
+                content = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self._connection.close()  # the next request reconnects
+                # The server closes a connection left idle past its keep-alive timeout: reconnect once.
+                stale = isinstance(exc, BrokenPipeError | ConnectionResetError | http.client.RemoteDisconnected)
+                if attempt == 2 or not stale:
+                    raise
         if not 200 <= response.status < 300:
             raise RuntimeError(f"{method} {path}: HTTP {response.status}: {content[:500]!r}")
         return content
