@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.routers import (
@@ -19,7 +20,7 @@ from api.routers import (
     task_status,
     textgen,
 )
-from api.security import require_api_key
+from api.security import ApiKeyMiddleware, document_api_key
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -33,8 +34,8 @@ app = FastAPI(
     description="Enqueue background work and follow every task at `/tarefa/{task_id}`.",
     version="1.0.0",
     generate_unique_id_function=_operation_id,
-    dependencies=[Depends(require_api_key)],
 )
+app.add_middleware(ApiKeyMiddleware)
 app.include_router(system.router)
 app.include_router(task_status.router)
 app.include_router(checkins.router)
@@ -45,3 +46,12 @@ app.include_router(sessions.router)
 app.include_router(dead_letters.router)
 app.include_router(housing.router)
 app.include_router(textgen.router)
+
+
+def _openapi() -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = document_api_key(FastAPI.openapi(app))
+    return app.openapi_schema
+
+
+app.openapi = _openapi  # type: ignore[method-assign]

@@ -49,7 +49,12 @@ def test_metrics_expose_tasks_durations_and_queue_depth(stack: Stack) -> None:
 def test_api_keys_guard_mutating_endpoints_only(stack: Stack) -> None:
     guarded = stack.start_api(name="api-with-keys", API_KEYS="key-one, key-two")
     body = [{"aluno_id": 1}]
-    assert guarded.post("/checkin/batch", json=body).status_code == 401
+    refused = guarded.post("/checkin/batch", json=body)
+    assert refused.status_code == 401 and refused.json() == {"detail": "missing or invalid X-API-Key"}
+    assert refused.headers["www-authenticate"] == "X-API-Key"
+    paths = guarded.get("/openapi.json").json()["paths"]
+    assert paths["/checkin/batch"]["post"]["security"] == [{"APIKeyHeader": []}]
+    assert "security" not in paths["/tarefas"]["get"]
     assert guarded.post("/checkin/batch", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
     assert guarded.post("/alunos", json=[{"aluno_id": 1}]).status_code == 401
     accepted = guarded.post("/checkin/batch", json=body, headers={"X-API-Key": "key-two"})
