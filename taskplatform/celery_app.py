@@ -8,6 +8,7 @@ from celery import Celery
 TASK_MODULES = [
     "tasks.checkins",
     "tasks.reports",
+    "tasks.maintenance",
     "tasks.churn",
     "tasks.devices",
     "tasks.sessions",

@@ -11,6 +11,7 @@ TASK_QUEUES: tuple[str, ...] = ("checkins", "reports", "training", "predictions"
 ROUTES: dict[str, str] = {
     "checkins.*": "checkins",
     "reports.*": "reports",
+    "maintenance.*": "reports",  # nightly housekeeping shares the nightly reports' worker
     "churn.*": "training",
     "housing.train": "training",
     "housing.predict": "predictions",

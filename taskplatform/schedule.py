@@ -11,4 +11,6 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "daily-report": {"task": "reports.daily", "schedule": crontab(hour=23, minute=55)},
     # After the report, once the day's check-ins are in.
     "churn-retrain": {"task": "churn.retrain", "schedule": crontab(hour=0, minute=30)},
+    # Retention of the ledger and of replayed dead letters, in the quiet hours.
+    "purge-expired": {"task": "maintenance.purge_expired", "schedule": crontab(hour=4, minute=10)},
 }

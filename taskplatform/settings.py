@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = 1500
     #: Attempts for transient faults (broker, database, object store unavailable).
     task_max_retries: int = 8
+    #: Days a finished task's record (and its events) stays in the ledger; 0 keeps them forever.
+    task_retention_days: int = Field(default=30, ge=0)
+    #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.
+    dead_letter_retention_days: int = Field(default=90, ge=0)
     worker_concurrency: int = 2
 
     @field_validator("timezone")

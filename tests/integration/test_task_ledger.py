@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
+
+from taskplatform.models import TaskRecord
 from tests.integration.helpers import new_student_ids
 from tests.integration.stack import Stack
 
@@ -57,3 +60,20 @@ def test_task_list_filters_and_pages_newest_first(stack: Stack) -> None:
         "total": 0, "limit": 50, "offset": 0, "items": []}
     assert stack.api.get("/tarefas", params={"state": "BOGUS"}).status_code == 422
     assert stack.api.get("/tarefas", params={"limit": 0}).status_code == 422
+
+
+def test_the_retention_purge_deletes_old_finished_records_only(stack: Stack) -> None:
+    old_done, old_running = f"old-{uuid.uuid4()}", f"old-{uuid.uuid4()}"
+    long_ago = datetime.now(UTC) - timedelta(days=45)
+    with stack.engine.begin() as connection:
+        for task_id, state in ((old_done, "SUCCESS"), (old_running, "STARTED")):
+            connection.execute(insert(TaskRecord).values(id=task_id, name="reports.daily", queue="reports",
+                                                         state=state, attempts=1, created_at=long_ago,
+                                                         updated_at=long_ago))
+    assert stack.api.get(f"/tarefa/{old_done}").status_code == 200
+    purge_id = f"purge-{uuid.uuid4()}"
+    stack.send_raw("maintenance.purge_expired", {}, task_id=purge_id, queue="reports")
+    record = stack.wait_task(purge_id)
+    assert record["state"] == "SUCCESS" and record["result"]["task_records"] >= 1, record
+    assert stack.api.get(f"/tarefa/{old_done}").status_code == 404
+    assert stack.api.get(f"/tarefa/{old_running}").json()["state"] == "STARTED"

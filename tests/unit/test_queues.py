@@ -24,6 +24,7 @@ EXPECTED = {
     "churn.predict": "training",
     "checkins.ingest_batch": "checkins",
     "reports.weekly": "reports",
+    "maintenance.purge_expired": "reports",
     "textgen.generate": "textgen",
     "sessions.process": "sessions",
     "devices.sync": "devices",

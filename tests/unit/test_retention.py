@@ -1,0 +1,92 @@
+"""Retention deletes only what is settled and old: finished task records and replayed dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from taskplatform.db import Base, make_engine
+from taskplatform.models import DeadLetter, TaskEvent, TaskRecord
+from taskplatform.queues import queue_for
+from taskplatform.retention import purge_expired
+from taskplatform.schedule import BEAT_SCHEDULE
+
+NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def days_ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+def add_task(session: Session, task_id: str, state: str, age_days: float) -> None:
+    session.add(TaskRecord(id=task_id, name="housing.train", queue="training", state=state,
+                           created_at=days_ago(age_days), updated_at=days_ago(age_days)))
+    session.flush()
+    session.add_all([TaskEvent(task_id=task_id, state="QUEUED", at=days_ago(age_days)),
+                     TaskEvent(task_id=task_id, state=state, at=days_ago(age_days))])
+
+
+def add_dead_letter(session: Session, body: str, age_days: float, replayed_days_ago: float | None) -> None:
+    session.add(DeadLetter(queue="rasp_data", reason="invalid_json", body=body, created_at=days_ago(age_days),
+                           replayed_at=None if replayed_days_ago is None else days_ago(replayed_days_ago)))
+
+
+@pytest.fixture
+def populated(engine: Engine) -> Engine:
+    with Session(engine) as session:
+        for i in range(5):
+            add_task(session, f"old-success-{i}", "SUCCESS", 40)
+        add_task(session, "old-failure", "FAILURE", 31)
+        add_task(session, "old-revoked", "REVOKED", 100)
+        add_task(session, "old-retrying", "RETRY", 45)  # not finished: kept whatever its age
+        add_task(session, "old-queued", "QUEUED", 60)
+        add_task(session, "recent-success", "SUCCESS", 29)
+        add_dead_letter(session, "old, replayed long ago", 200, 95)
+        add_dead_letter(session, "old, never replayed", 200, None)  # the only copy: kept
+        add_dead_letter(session, "old, replayed recently", 200, 10)
+        session.commit()
+    return engine
+
+
+def remaining(engine: Engine) -> tuple[set[str], int, set[str]]:
+    with Session(engine) as session:
+        return (set(session.scalars(select(TaskRecord.id))),
+                session.scalar(select(func.count()).select_from(TaskEvent)) or 0,
+                set(session.scalars(select(DeadLetter.body))))
+
+
+def test_purges_finished_old_records_with_their_events_and_long_replayed_dead_letters(populated: Engine) -> None:
+    purged = purge_expired(populated, now=NOW, task_days=30, dead_letter_days=90, batch=2)
+    assert purged.as_dict() == {"task_records": 7, "dead_letters": 1}
+    records, events, letters = remaining(populated)
+    assert records == {"old-retrying", "old-queued", "recent-success"}
+    assert events == 2 * len(records), "events of the purged records went with them"
+    assert letters == {"old, never replayed", "old, replayed recently"}
+    again = purge_expired(populated, now=NOW, task_days=30, dead_letter_days=90, batch=2)
+    assert again.as_dict() == {"task_records": 0, "dead_letters": 0}
+
+
+def test_zero_days_keeps_everything(populated: Engine) -> None:
+    before = remaining(populated)
+    assert purge_expired(populated, now=NOW, task_days=0, dead_letter_days=0).as_dict() == \
+        {"task_records": 0, "dead_letters": 0}
+    assert remaining(populated) == before
+
+
+def test_beat_runs_the_purge_on_the_nightly_worker() -> None:
+    entry = next(e for e in BEAT_SCHEDULE.values() if e["task"] == "maintenance.purge_expired")
+    assert entry["schedule"].hour == {4}
+    assert queue_for("maintenance.purge_expired") == "reports"
