@@ -54,10 +54,15 @@ if _settings.broker_kind == "amqp":
     broker_transport_options = {"confirm_publish": True}
 elif _settings.broker_kind == "redis":
     # A message whose worker died comes back after the visibility timeout, at the next
-    # sweep; throttle 1 makes the sweep period exactly the configured interval.
+    # sweep; throttle 1 makes the sweep period exactly the configured interval. Workers take
+    # turns at the sweep under a mutex that kombu keeps for 5 minutes: a worker killed while
+    # holding it would stop every sweep for that long, so it lapses after a few sweeps instead
+    # (a sweep takes milliseconds; two overlapping ones at worst deliver a message twice, which
+    # every task tolerates).
     broker_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout,
                                 "unacked_restore_interval": _settings.broker_unacked_restore_interval,
-                                "unacked_restore_throttle": 1}
+                                "unacked_restore_throttle": 1,
+                                "unacked_mutex_expire": max(5, 3 * _settings.broker_unacked_restore_interval)}
     result_backend_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
 
 beat_schedule = BEAT_SCHEDULE

@@ -95,7 +95,10 @@ class Stack:
             record = self.api.get(f"/tarefa/{task_id}").json()
             return record.get("state") in FINAL
 
-        wait_until(done, timeout=timeout, interval=0.1, what=f"task {task_id} (last seen {record.get('state')})")
+        try:
+            wait_until(done, timeout=timeout, interval=0.1, what=f"task {task_id}")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; last seen: {record.get('state') or record}") from None
         return record
 
     def send_raw(self, name: str, kwargs: dict[str, Any], task_id: str, queue: str) -> None:
