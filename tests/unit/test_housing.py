@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import random
@@ -21,7 +20,6 @@ from ml.housing import (
     infer_features,
     predict_prices,
     prediction_plot_png,
-    rows_from_csv,
     rows_hash,
     synthetic_housing,
     train_housing_model,
@@ -44,14 +42,6 @@ def listing(**changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"area_m2": 72.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10,
                            "bairro": "Pinheiros", "tipo": "apartamento"}
     return {**row, **changes}
-
-
-def to_csv(rows: list[dict[str, Any]], *, delimiter: str = ",") -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), delimiter=delimiter)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def test_synthetic_listings_are_plausible_and_reproducible(rows: list[dict[str, Any]]) -> None:
@@ -156,42 +146,6 @@ def test_pipeline_round_trips_through_joblib(trained: TrainedHousingModel) -> No
     loaded = joblib.load(buffer)
     sample = synthetic_housing(300, seed=9)
     assert predict_prices(loaded, trained.spec, sample) == predict_prices(trained.pipeline, trained.spec, sample)
-
-
-def test_csv_round_trip_gives_the_same_rows(rows: list[dict[str, Any]]) -> None:
-    sample = rows[:500]
-    parsed = rows_from_csv(to_csv(sample))
-    assert parsed == sample  # 3 == 3.0, and an empty cell comes back as None
-    assert all(isinstance(r["quartos"], float) and isinstance(r["bairro"], str) for r in parsed)
-    assert rows_hash(parsed, target="preco") == rows_hash(sample, target="preco")
-    assert infer_features(parsed, target="preco") == infer_features(sample, target="preco")
-
-
-def test_csv_with_semicolons_a_bom_and_brazilian_decimals() -> None:
-    data = "\ufeffarea_m2;bairro;preco\n72,5;Tatuapé;1.234.000\n80;Moema;950.000,50\n;Santana;\n".encode()
-    assert rows_from_csv(data) == [
-        {"area_m2": 72.5, "bairro": "Tatuapé", "preco": 1_234_000.0},
-        {"area_m2": 80.0, "bairro": "Moema", "preco": 950_000.5},
-        {"area_m2": None, "bairro": "Santana", "preco": None},
-    ]
-    assert rows_from_csv(b"a\tb\n1.5\tx\n") == [{"a": 1.5, "b": "x"}]
-    assert rows_from_csv(to_csv([listing()], delimiter=";")) == [listing()]
-
-
-def test_csv_problems_are_explained() -> None:
-    with pytest.raises(HousingDataError, match=r"lines 3, 5 do not have the header's 2 fields"):
-        rows_from_csv(b"a,b\n1,2\n3\n4,5\n6,7,8\n")
-    with pytest.raises(HousingDataError, match="header"):
-        rows_from_csv(b"1,2\n3,4\n")
-    with pytest.raises(HousingDataError, match="empty"):
-        rows_from_csv(b"\n")
-    with pytest.raises(HousingDataError, match="UTF-8"):
-        rows_from_csv("area;bairro\n70;São Paulo\n".encode("latin-1"))
-    with pytest.raises(HousingDataError, match="more than 2 rows"):
-        rows_from_csv(b"a\n1\n2\n3\n", max_rows=2)
-    with pytest.raises(HousingDataError, match="thousands") as caught:
-        rows_from_csv(b"a;b\n1,500;x\n2,250;y\n")
-    assert caught.value.columns == ["a"]
 
 
 def test_infer_features_classifies_columns() -> None:

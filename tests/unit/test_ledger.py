@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -12,7 +11,6 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from taskplatform import ledger
-from taskplatform.db import Base, make_engine
 from taskplatform.ledger import (
     TaskFilter,
     TaskState,
@@ -26,14 +24,6 @@ from taskplatform.ledger import (
 from taskplatform.models import TaskRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/l.db")
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

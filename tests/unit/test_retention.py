@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from taskplatform.db import Base, make_engine
 from taskplatform.models import DeadLetter, TaskEvent, TaskRecord
 from taskplatform.queues import queue_for
 from taskplatform.retention import purge_expired
 from taskplatform.schedule import BEAT_SCHEDULE
 
 NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def days_ago(days: float) -> datetime:
