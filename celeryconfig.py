@@ -1,7 +1,7 @@
 """Celery settings, every value taken from `taskplatform.settings`."""
 
 from taskplatform.queues import TASK_EXCHANGE, build_task_queues, task_routes
-from taskplatform.schedule import BEAT_SCHEDULE
+from taskplatform.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
 from taskplatform.settings import get_settings
 
 _settings = get_settings()
@@ -65,4 +65,4 @@ elif _settings.broker_kind == "redis":
                                 "unacked_mutex_expire": max(5, 3 * _settings.broker_unacked_restore_interval)}
     result_backend_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
 
-beat_schedule = BEAT_SCHEDULE
+beat_schedule = {**BEAT_SCHEDULE, **(REDELIVERY_SCHEDULE if _settings.broker_kind == "redis" else {})}

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.models import TaskRecord
 from taskplatform.queues import queue_for
+from taskplatform.settings import get_settings
 
 logger = logging.getLogger("taskplatform.enqueue")
 
@@ -43,8 +44,12 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
             return Enqueued(existing, created=False)
     task_id = str(uuid.uuid4())
     queue = queue_for(name)
+    # Redis's transport can lose a message popped by a worker killed before it noted it as unacked;
+    # the ledger keeps a copy until the task starts (taskplatform/redelivery.py). RabbitMQ cannot.
+    message = ({"args": list(signature.args), "kwargs": dict(signature.kwargs)}
+               if get_settings().broker_kind == "redis" else None)
     created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, message=message)
     session.commit()
     if not created:  # another request with the same key won the race
         existing = find_by_idempotency_key(session=session, name=name, key=idempotency_key or "")

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,12 +41,15 @@ def dialect_insert(bind: Connection | Session, table: Any) -> Any:
 
 
 def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
-                       params: dict[str, Any] | None = None, idempotency_key: str | None = None) -> bool:
-    """Insert a `QUEUED` record; False when the idempotency key was already used for this task name."""
+                       params: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                       message: dict[str, Any] | None = None) -> bool:
+    """Insert a `QUEUED` record; False when the idempotency key was already used for this task name.
+    `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
     now = utcnow()
     stmt = dialect_insert(session, TaskRecord.__table__).values(
         id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
         idempotency_key=idempotency_key, created_at=now, updated_at=now,
+        message=message if message is not None else null(),  # SQL NULL, not JSON null
     ).on_conflict_do_nothing()
     if session.execute(stmt).rowcount == 0:
         return False
@@ -80,6 +83,7 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
     if state == TaskState.STARTED:
         # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
         update["attempts"] = table.c.attempts + 1
+        update["message"] = null()  # a worker has it: the broker redelivers it from here on
     connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
     connection.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
 

@@ -14,3 +14,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Retention of the ledger and of replayed dead letters, in the quiet hours.
     "purge-expired": {"task": "maintenance.purge_expired", "schedule": crontab(hour=4, minute=10)},
 }
+
+#: Redis only (celeryconfig adds it): publish again the tasks whose message a killed worker took.
+REDELIVERY_SCHEDULE: dict[str, dict[str, Any]] = {
+    "redeliver-lost": {"task": "maintenance.redeliver_lost", "schedule": 120.0},
+}

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = 1500
     #: Attempts for transient faults (broker, database, object store unavailable).
     task_max_retries: int = 8
+    #: Redis only: a task still QUEUED this many seconds after it was enqueued is published again, once
+    #: (its message may have been lost with a killed worker; taskplatform/redelivery.py).
+    task_redeliver_after: float = Field(default=900.0, gt=0)
     #: Days a finished task's record (and its events) stays in the ledger; 0 keeps them forever.
     task_retention_days: int = Field(default=30, ge=0)
     #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.

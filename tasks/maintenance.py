@@ -1,4 +1,4 @@
-"""Housekeeping tasks: the nightly retention purge of the ledger and the dead-letter store."""
+"""Housekeeping tasks: the nightly retention purge, and publishing again messages the Redis broker lost."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from taskplatform.celery_app import app
 from taskplatform.db import get_engine, utcnow
+from taskplatform.redelivery import redeliver_lost
 from taskplatform.retention import purge_expired
 from taskplatform.settings import get_settings
 
@@ -17,3 +18,18 @@ def purge(self: Any) -> dict[str, int]:
     settings = get_settings()
     return purge_expired(get_engine(), now=utcnow(), task_days=settings.task_retention_days,
                          dead_letter_days=settings.dead_letter_retention_days).as_dict()
+
+
+def _publish(name: str, args: list[Any], kwargs: dict[str, Any], task_id: str, queue: str | None) -> None:
+    app.send_task(name, args=args, kwargs=kwargs, task_id=task_id, queue=queue)
+
+
+@app.task(name="maintenance.redeliver_lost", bind=True)
+def redeliver(self: Any) -> dict[str, Any]:
+    """Publish again, once, the tasks still QUEUED TASK_REDELIVER_AFTER seconds after they were enqueued (Redis
+    only; see taskplatform/redelivery.py). Safe to run at any time and on several workers: tasks are idempotent."""
+    settings = get_settings()
+    if settings.broker_kind != "redis":
+        return {"redelivered": [], "reason": "only the Redis broker can lose a delivered message"}
+    ids = redeliver_lost(get_engine(), _publish, now=utcnow(), after_s=settings.task_redeliver_after)
+    return {"redelivered": ids}

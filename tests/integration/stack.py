@@ -101,6 +101,17 @@ class Stack:
             raise TimeoutError(f"{exc}; last seen: {record.get('state') or record}") from None
         return record
 
+    def wait_tasks(self, task_ids: list[str], *, timeout: float) -> list[dict[str, Any]]:
+        """Wait for every task to finish, sweeping for lost messages on Redis as beat does in production."""
+
+        def all_done() -> bool:
+            if self.broker_kind == "redis":
+                self.producer.send_task("maintenance.redeliver_lost", queue="reports")
+            return all(self.api.get(f"/tarefa/{t}").json().get("state") in FINAL for t in task_ids)
+
+        wait_until(all_done, timeout=timeout, interval=3, what=f"{len(task_ids)} tasks to finish")
+        return [self.api.get(f"/tarefa/{t}").json() for t in task_ids]
+
     def send_raw(self, name: str, kwargs: dict[str, Any], task_id: str, queue: str) -> None:
         """Publish a task as a producer outside the API would (no ledger record first)."""
         self.producer.send_task(name, kwargs=kwargs, task_id=task_id, queue=queue)
@@ -132,7 +143,8 @@ def delete_task_queues(broker_url: str) -> None:
 def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str, s3: dict[str, str],
               log_dir: Path, extra_env: dict[str, str] | None = None) -> Stack:
     env = platform_env(BROKER_URL=broker_url, DATABASE_URL=database_url, VAR_DIR=str(log_dir / "var"),
-                       BROKER_VISIBILITY_TIMEOUT="10", BROKER_UNACKED_RESTORE_INTERVAL="1", **s3, **(extra_env or {}))
+                       BROKER_VISIBILITY_TIMEOUT="10", BROKER_UNACKED_RESTORE_INTERVAL="1", TASK_REDELIVER_AFTER="30",
+                       **s3, **(extra_env or {}))
     migrate(env)
     policies = None
     if broker_kind == "amqp":

@@ -38,8 +38,10 @@ def test_redis_sweeps_unacked_messages_at_the_interval_and_a_dead_sweepers_lock_
     assert options["unacked_restore_interval"] == int(interval) and options["unacked_restore_throttle"] == 1
     # kombu's own 300 s would stop redelivery for 5 minutes after a worker died mid-sweep
     assert options["unacked_mutex_expire"] == expire
+    assert config.beat_schedule["redeliver-lost"]["task"] == "maintenance.redeliver_lost"
 
 
 def test_rabbitmq_publishes_with_confirms(load_config: Callable[..., ModuleType]) -> None:
     config = load_config(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
     assert config.broker_transport_options == {"confirm_publish": True}
+    assert "redeliver-lost" not in config.beat_schedule  # RabbitMQ cannot lose a delivered message
