@@ -44,6 +44,8 @@ class TaskRecordOut(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime
+    #: Redis only: when the platform published the task again because its message was lost
+    redelivered_at: datetime | None = None
 
 
 class TaskDetailOut(TaskRecordOut):

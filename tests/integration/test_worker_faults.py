@@ -68,6 +68,7 @@ def test_a_message_lost_with_a_killed_worker_is_published_again_from_the_ledger(
         stack.start_worker()
     [record] = stack.wait_tasks([accepted["task_id"]], timeout=120)
     assert record["state"] == "SUCCESS" and record["result"]["inserted"] == 1, record
+    assert record["redelivered_at"] is not None and record["attempts"] == 1
     with stack.engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM checkins WHERE aluno_id = :id"),
                                     {"id": ids[0]}).scalar_one()
