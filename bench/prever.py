@@ -153,9 +153,8 @@ def main() -> int:
         api = KeepAlive(url, headers)
         # The floor: the same uvicorn command serving an empty FastAPI endpoint (bench/floor_app.py).
         floor_port = free_port()
-        floor_command = [arg if arg != "api.main:app" else "bench.floor_app:app"
-                         for arg in api_command(host="127.0.0.1", port=floor_port)]
-        floor_process = supervisor.start("floor-api", floor_command, env=env, cwd=ROOT)
+        floor_process = supervisor.start("floor-api", api_command(host="127.0.0.1", port=floor_port,
+                                                                  app="bench.floor_app:app"), env=env, cwd=ROOT)
         floor_url = f"http://127.0.0.1:{floor_port}"
         floor = KeepAlive(floor_url, {})
         wait_until(lambda: api.call("GET", "/") and floor.call("GET", "/"), timeout=90, what="API and floor app")

@@ -71,7 +71,6 @@ def _frame(spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame
     for name in spec.categorical:
         # object, not pandas' str dtype, keeps NaN as the missing marker the imputer expects
         values = (row.get(name) for row in rows)
-        # NaN is what SimpleImputer looks for in an object column
         data[name] = pd.Series([v if type(v) is str else _category(v) for v in values], dtype=object)
     return pd.DataFrame(data, columns=spec.features)
 

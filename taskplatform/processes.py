@@ -108,9 +108,9 @@ def worker_command(*, queues: Sequence[str], concurrency: int, name: str, extra:
             "-c", str(concurrency), "-n", name, "-l", "info", *extra]
 
 
-def api_command(*, host: str, port: int) -> list[str]:
-    """`uvicorn api.main:app` on host:port, with this Python."""
-    return [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port)]
+def api_command(*, host: str, port: int, app: str = "api.main:app") -> list[str]:
+    """`uvicorn <app>` (the platform's API by default) on host:port, with this Python."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port)]
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1,
