@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pika
 import pytest
@@ -20,7 +20,8 @@ def require_amqp(stack: Stack) -> None:
 def _connection(stack: Stack) -> pika.BlockingConnection:
     parts = urlsplit(stack.env["BROKER_URL"])
     credentials = pika.PlainCredentials(parts.username or "guest", parts.password or "guest")
-    return pika.BlockingConnection(pika.ConnectionParameters(parts.hostname, parts.port or 5672, "/", credentials))
+    vhost = unquote(parts.path[1:]) or "/"
+    return pika.BlockingConnection(pika.ConnectionParameters(parts.hostname, parts.port or 5672, vhost, credentials))
 
 
 def publish_rasp_data(stack: Stack, bodies: list[Any]) -> None:

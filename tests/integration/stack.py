@@ -149,7 +149,7 @@ def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str
     policies = None
     if broker_kind == "amqp":
         delete_task_queues(broker_url)
-        policies = apply_policies()
+        policies = apply_policies(broker_url)
     stack = Stack(name=name, broker_kind=broker_kind, env=env, engine=make_engine(database_url),
                   supervisor=Supervisor(log_dir=log_dir))
     stack.policy_problem = policies
@@ -162,16 +162,18 @@ def new_stack(name: str, *, broker_url: str, broker_kind: str, database_url: str
     return stack
 
 
-def apply_policies() -> str | None:
-    """Attach the dead-letter policies with rabbitmqctl; the reason when that is not possible here."""
+def apply_policies(broker_url: str) -> str | None:
+    """Attach the dead-letter policies with rabbitmqctl on the broker URL's vhost; the reason when that is
+    not possible here."""
     import shutil
+    from urllib.parse import unquote, urlsplit
 
     from taskplatform.rabbitmq_policies import apply_with_rabbitmqctl
 
     if not shutil.which("rabbitmqctl"):
         return "rabbitmqctl is not on this machine (the broker is elsewhere)"
     try:
-        apply_with_rabbitmqctl("/")
+        apply_with_rabbitmqctl(unquote(urlsplit(broker_url).path[1:]) or "/")
     except subprocess.CalledProcessError as exc:
         return f"rabbitmqctl set_policy failed: {exc.stderr.decode(errors='replace').strip()[:200]}"
     return None
