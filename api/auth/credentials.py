@@ -53,7 +53,10 @@ def _split(secret: Any) -> list[str]:
 
 def load_jwks(path: Path) -> jwt.PyJWKSet:
     """The RS256 public keys of a local JWKS file (read once: restart the API to rotate keys)."""
-    return jwt.PyJWKSet.from_dict(json.loads(path.read_text()))
+    try:
+        return jwt.PyJWKSet.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, jwt.PyJWTError) as exc:
+        raise ValueError(f"JWT_JWKS_FILE {path}: not a readable JWKS ({type(exc).__name__}: {exc})") from exc
 
 
 class Verifier:
@@ -120,7 +123,7 @@ class Verifier:
             raise CredentialError("token expired") from None
         except (jwt.InvalidAudienceError, jwt.InvalidIssuerError, jwt.MissingRequiredClaimError) as exc:
             raise CredentialError(f"invalid token: {exc}") from None
-        except (jwt.InvalidTokenError, jwt.PyJWKError):
+        except jwt.PyJWTError:
             raise CredentialError("invalid token") from None
         granted = frozenset(str(claims.get("scope") or "").split()) & FULL
         # `write` is the full scope: a client allowed to enqueue may also follow its tasks.

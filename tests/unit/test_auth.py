@@ -201,3 +201,12 @@ def test_status_details_only_for_readers_or_when_auth_is_off() -> None:
     assert not shows_details({"state": {"auth_configured": True}})
     assert not shows_details({"state": {"auth_configured": True, "credential_scopes": frozenset()}})
     assert not shows_details({})
+
+
+def test_an_unusable_jwks_file_stops_the_start_with_its_name(tmp_path: Path) -> None:
+    """Breach caught: a missing or empty JWKS file starting an API that then refuses every token silently."""
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"keys": []}')
+    for path in (tmp_path / "missing.json", empty):
+        with pytest.raises(ValueError, match=f"JWT_JWKS_FILE {path}"):
+            load_jwks(path)
