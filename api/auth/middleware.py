@@ -71,11 +71,14 @@ class AccessMiddleware:
         self.verifier = verifier
         self.textgen_public = textgen_public
         self.rate_limit = PublicRateLimit(textgen_public_rate)
-        challenge = f"{HEADER} {REALM}" + (f", Bearer {REALM}" if verifier.accepts_jwt else "")
-        self.challenge = challenge
+        self.challenge = f"{HEADER} {REALM}" + (f", Bearer {REALM}" if verifier.accepts_jwt else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.verifier.configured and not self.textgen_public:  # `make up`'s default: nothing to check
+            scope.setdefault("state", {})["auth_configured"] = False
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

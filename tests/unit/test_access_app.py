@@ -6,6 +6,7 @@ touches a database, broker or object store.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -13,7 +14,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
+from api.auth import AccessMiddleware, Verifier
 from api.main import create_app
 from taskplatform.settings import Settings
 
@@ -121,3 +125,25 @@ def test_settings_refuse_a_short_jwt_secret_and_an_unreadable_rate(monkeypatch: 
     monkeypatch.delenv("TEXTGEN_PUBLIC_RATE")
     assert not settings(monkeypatch, API_READ_KEYS=" , ").auth_configured
     assert settings(monkeypatch, API_READ_KEYS="r").auth_configured
+
+
+def test_the_middleware_records_who_called_for_later_steps() -> None:
+    """Breach caught: idempotency keys scoped by a credential id that is missing, secret, or set without auth."""
+    seen: list[dict[str, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope.get("state", {})))
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    key = "full-key-0123456789"
+    TestClient(AccessMiddleware(app, verifier=Verifier())).get("/tarefas", headers={"X-API-Key": key})
+    assert seen.pop() == {"auth_configured": False}
+    guarded = TestClient(AccessMiddleware(app, verifier=Verifier(full_keys=[key], jwt_secret=SECRET)))
+    guarded.get("/tarefas", headers={"X-API-Key": key})
+    state = seen.pop()
+    assert state["credential_id"] == "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    token = jwt.encode({"sub": "ana", "scope": "write", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+    guarded.post("/alunos", headers={"Authorization": f"Bearer {token}"})
+    assert seen.pop()["credential_id"] == "jwt:ana"
+    guarded.get("/status")
+    assert "credential_id" not in seen.pop()
