@@ -15,9 +15,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.auth.credentials import FULL, READ_ONLY, Verifier, load_jwks
+from api.auth.credentials import FULL, READ_ONLY, CredentialError, Verifier, load_jwks
 from api.auth.middleware import PublicRateLimit, shows_details
 from api.auth.policy import Decision, Outcome, decide
+from taskplatform.processes import wait_until
 
 SECRET = "s" * 48
 FULL_KEY, READ_KEY = "full-key-0123456789", "read-key-0123456789"
@@ -210,3 +211,28 @@ def test_an_unusable_jwks_file_stops_the_start_with_its_name(tmp_path: Path) -> 
     for path in (tmp_path / "missing.json", empty):
         with pytest.raises(ValueError, match=f"JWT_JWKS_FILE {path}"):
             load_jwks(path)
+
+
+def test_a_single_key_jwks_needs_no_kid(tmp_path: Path) -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"keys": [json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))]}))
+    token = rs256(private, {"sub": "svc", "scope": "read"}, kid=None)
+    assert ask(Verifier(jwks=load_jwks(path)), "GET", "/tarefas", bearer=token).credential.id == "jwt:svc"  # type: ignore[union-attr]
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    """Breach caught: the cache of verified tokens accepting a token after its `exp`."""
+    verifier = Verifier(jwt_secret=SECRET)
+    token = jwt.encode({"scope": "read", "exp": int(time.time()) + 1}, SECRET, algorithm="HS256")
+    assert verifier.check_jwt(token).scopes == READ_ONLY  # verified, and now remembered
+
+    def refused() -> bool:
+        try:
+            verifier.check_jwt(token)
+        except CredentialError as exc:
+            assert str(exc) == "token expired"
+            return True
+        return False
+
+    wait_until(refused, timeout=10, interval=0.1, what="the token to expire")
