@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.auth import AccessMiddleware, Verifier, document_access
 from api.routers import (
     checkins,
     churn,
@@ -20,38 +21,41 @@ from api.routers import (
     task_status,
     textgen,
 )
-from api.security import ApiKeyMiddleware, document_api_key
+from taskplatform.settings import Settings, get_settings
 
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API with its access rules: credentials from `settings`, documentation off in production
+    unless API_DOCS is true."""
+    settings = settings or get_settings()
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="taskplatform",
+        description="Enqueue background work and follow every task at `/tarefa/{task_id}`.",
+        version="1.0.0",
+        generate_unique_id_function=_operation_id,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.add_middleware(AccessMiddleware, verifier=Verifier.from_settings(settings),
+                       textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
+    for module in (system, task_status, checkins, reports, churn, devices, sessions, dead_letters, housing, textgen):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_access(FastAPI.openapi(app), textgen_public=settings.textgen_public)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-app = FastAPI(
-    title="taskplatform",
-    description="Enqueue background work and follow every task at `/tarefa/{task_id}`.",
-    version="1.0.0",
-    generate_unique_id_function=_operation_id,
-)
-app.add_middleware(ApiKeyMiddleware)
-app.include_router(system.router)
-app.include_router(task_status.router)
-app.include_router(checkins.router)
-app.include_router(reports.router)
-app.include_router(churn.router)
-app.include_router(devices.router)
-app.include_router(sessions.router)
-app.include_router(dead_letters.router)
-app.include_router(housing.router)
-app.include_router(textgen.router)
-
-
-def _openapi() -> dict[str, Any]:
-    if app.openapi_schema is None:
-        app.openapi_schema = document_api_key(FastAPI.openapi(app))
-    return app.openapi_schema
-
-
-app.openapi = _openapi  # type: ignore[method-assign]
+app = create_app()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import select
 
+from api.auth import shows_details
 from api.deps import SettingsDep
 from taskplatform.celery_app import app as celery_app
 from taskplatform.db import new_session
@@ -52,8 +53,11 @@ def root() -> dict[str, Any]:
 
 
 @router.get("/status")
-async def status(settings: SettingsDep, response: Response) -> dict[str, Any]:
-    """Health of the broker, database, object store and workers, each with a reason when down."""
+async def status(settings: SettingsDep, request: Request, response: Response) -> dict[str, Any]:
+    """Health of the broker, database, object store and workers, each with a reason when down.
+
+    Without a credential (once auth is configured) only `{"ok": ...}`: the details name hosts and versions.
+    """
     broker, database, workers, object_store = await asyncio.gather(
         run_in_threadpool(check_broker, settings),
         run_in_threadpool(check_database, settings),
@@ -64,6 +68,8 @@ async def status(settings: SettingsDep, response: Response) -> dict[str, Any]:
     healthy = all(check["ok"] for check in checks.values())
     if not healthy:
         response.status_code = 503
+    if not shows_details(request.scope):
+        return {"ok": healthy}
     models = await run_in_threadpool(_active_models)
     return {"ok": healthy, "environment": settings.environment, **checks, "models": models}
 

@@ -1,4 +1,4 @@
-"""Platform endpoints: `/`, `/status`, `/celery-status`, `/metrics`, docs and API keys."""
+"""Platform endpoints: `/`, `/status`, `/celery-status`, `/metrics` and docs (access: test_access.py)."""
 
 from __future__ import annotations
 
@@ -44,21 +44,3 @@ def test_metrics_expose_tasks_durations_and_queue_depth(stack: Stack) -> None:
     assert 'taskplatform_tasks{name="checkins.ingest_batch",state="SUCCESS"}' in text
     assert 'taskplatform_task_duration_seconds_count{name="checkins.ingest_batch"}' in text
     assert 'taskplatform_queue_depth{queue="checkins"} 0.0' in text
-
-
-def test_api_keys_guard_mutating_endpoints_only(stack: Stack) -> None:
-    guarded = stack.start_api(name="api-with-keys", API_KEYS="key-one, key-two")
-    body = [{"aluno_id": 1}]
-    refused = guarded.post("/checkin/batch", json=body)
-    assert refused.status_code == 401 and refused.json() == {"detail": "missing or invalid X-API-Key"}
-    assert refused.headers["www-authenticate"] == "X-API-Key"
-    paths = guarded.get("/openapi.json").json()["paths"]
-    assert paths["/checkin/batch"]["post"]["security"] == [{"APIKeyHeader": []}]
-    assert "security" not in paths["/tarefas"]["get"]
-    assert guarded.post("/checkin/batch", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
-    assert guarded.post("/alunos", json=[{"aluno_id": 1}]).status_code == 401
-    accepted = guarded.post("/checkin/batch", json=body, headers={"X-API-Key": "key-two"})
-    assert accepted.status_code == 202
-    assert guarded.get("/tarefas").status_code == 200
-    assert guarded.get(f"/tarefa/{accepted.json()['task_id']}").status_code == 200
-    stack.supervisor.stop("api-with-keys")
