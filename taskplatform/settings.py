@@ -79,6 +79,16 @@ class Settings(BaseSettings):
                                                                                        "GARAGE_BUCKET"))
     s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("S3_REGION", "GARAGE_REGION"))
 
+    #: Model artifacts (joblib is pickle: whoever can write them runs code where they are loaded). Their bucket,
+    #: default the main one (keys under `models/`), and their S3 credentials, default the main pair. Production:
+    #: a bucket the API may only read and only the training workers may write (docker/README.md).
+    models_s3_bucket: str | None = None
+    models_s3_access_key: SecretStr | None = None
+    models_s3_secret_key: SecretStr | None = None
+    #: Refuse to load a model version registered without a sha256 (trained before migration 0006); false
+    #: loads it with a warning, once per version and process.
+    models_require_sha256: bool = False
+
     #: Comma-separated keys; when set, every mutating endpoint needs `X-API-Key`.
     api_keys: SecretStr | None = None
     #: `user:password` for Flower's basic auth.
