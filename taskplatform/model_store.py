@@ -41,8 +41,8 @@ _lock = threading.Lock()
 
 
 class ArtifactRefused(PermanentError):
-    """A model artifact that must not be loaded: its bytes are not the ones registered, or it has no registered
-    hash and MODELS_REQUIRE_SHA256 is set. Retrying cannot help: repair the store or train again."""
+    """A model artifact that cannot be loaded: its bytes are not the ones registered, it is missing, or it has no
+    registered hash and MODELS_REQUIRE_SHA256 is set. Retrying cannot help: repair the store or train again."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,10 @@ def _refuse(reason: str) -> ArtifactRefused:
 
 
 def _fetch(key: str) -> bytes:
-    body = get_bytes(key, location=models_location(get_settings()))
+    location = models_location(get_settings())
+    body = get_bytes(key, location=location)
     if body is None:
-        raise FileNotFoundError(f"model artifact {key} is missing from the object store")
+        raise _refuse(f"model artifact {key} is missing from the object store (bucket {location.bucket})")
     return body
 
 
@@ -120,8 +121,8 @@ def load_active(kind: str, *, connection: Connection,
     """(version, model) of the active version of `kind`, cached per process until it changes.
 
     `decode_json` builds the model from its plain-data form, preferred to the pickle when the version has one.
-    ArtifactRefused when the bytes are not the registered ones (the same answer, without a new download, for
-    REFUSAL_RETRY_S).
+    ArtifactRefused when the bytes are missing or not the registered ones (the same answer, without a new
+    download, for REFUSAL_RETRY_S).
     """
     active = active_version(connection=connection, kind=kind)
     if active is None:
