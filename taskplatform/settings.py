@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     #: Refuse to load a model version registered without a sha256 (trained before migration 0006); false
     #: loads it with a warning, once per version and process.
     models_require_sha256: bool = False
+    #: The RabbitMQ user the Raspberry Pis log in with: it may declare `rasp_data` and publish, nothing else
+    #: (`python -m taskplatform rabbitmq-device-user` creates it). Its password has no default.
+    rabbitmq_device_user: str = "rasp-devices"
+    rabbitmq_device_password: SecretStr | None = None
+    #: The management API with an administrator's credentials (`http://user:password@rabbitmq:15672`), used by
+    #: the `rabbitmq-*` commands when no --management-url is given (keeps the password out of the process list).
+    rabbitmq_management_url: SecretStr | None = None
 
     #: Comma-separated keys; when set, every mutating endpoint needs `X-API-Key`.
     api_keys: SecretStr | None = None
