@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import joblib
+from botocore.exceptions import ClientError
 from sqlalchemy import Connection
 
 from storage.keys import model_artifact_key, model_json_key
@@ -29,6 +30,8 @@ from taskplatform.object_store import get_bytes, models_location, put_bytes
 from taskplatform.settings import get_settings
 
 logger = logging.getLogger("taskplatform.model_store")
+#: S3 error codes that mean "not with these credentials": a configuration to fix, not a fault to retry.
+DENIED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"})
 
 #: A refused version is fetched and hashed again after this many seconds (a repaired store is picked up),
 #: not on every request.
@@ -43,6 +46,15 @@ _lock = threading.Lock()
 class ArtifactRefused(PermanentError):
     """A model artifact that cannot be loaded: its bytes are not the ones registered, it is missing, or it has no
     registered hash and MODELS_REQUIRE_SHA256 is set. Retrying cannot help: repair the store or train again."""
+
+
+class ArtifactWriteDenied(PermanentError):
+    """The object store refused to store a model with this process's MODELS_S3_* credentials (read-only ones,
+    as the API has in the recommended setup): training belongs on the training workers."""
+
+
+def _denied(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) in DENIED
 
 
 @dataclass(frozen=True)
@@ -63,13 +75,20 @@ def save_artifact(kind: str, version: str, model: Any, *, plain: Mapping[str, An
     joblib.dump(model, buffer, compress=3)
     body = buffer.getvalue()
     key = model_artifact_key(kind, version)
-    put_bytes(key, body, "application/octet-stream", location=location, create_bucket=True)
     json_sha256 = None
-    if plain is not None:
-        document = json.dumps(plain, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()
-        put_bytes(model_json_key(kind, version), document, "application/json", location=location,
-                  create_bucket=True)
-        json_sha256 = sha256_hex(document)
+    try:
+        put_bytes(key, body, "application/octet-stream", location=location, create_bucket=True)
+        if plain is not None:
+            document = json.dumps(plain, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()
+            put_bytes(model_json_key(kind, version), document, "application/json", location=location,
+                      create_bucket=True)
+            json_sha256 = sha256_hex(document)
+    except ClientError as exc:
+        if not _denied(exc):
+            raise
+        raise ArtifactWriteDenied(f"the object store refused to store model {version} in bucket {location.bucket} "
+                                  "with this process's MODELS_S3_* credentials (read-only here?): train "
+                                  "asynchronously (?assincrono=true), on the training workers") from exc
     return StoredArtifact(key, sha256_hex(body), json_sha256)
 
 
@@ -98,7 +117,13 @@ def _refuse(reason: str) -> ArtifactRefused:
 
 def _fetch(key: str) -> bytes:
     location = models_location(get_settings())
-    body = get_bytes(key, location=location)
+    try:
+        body = get_bytes(key, location=location)
+    except ClientError as exc:
+        if not _denied(exc):
+            raise
+        raise _refuse(f"the object store refused to read model artifact {key} from bucket {location.bucket} with "
+                      "this process's MODELS_S3_* credentials") from exc
     if body is None:
         raise _refuse(f"model artifact {key} is missing from the object store (bucket {location.bucket})")
     return body

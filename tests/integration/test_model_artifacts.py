@@ -147,3 +147,18 @@ def test_models_go_to_their_own_bucket_when_one_is_set(stack: Stack) -> None:
         stack.supervisor.stop("api-models-bucket")
         if version is not None:
             restore_active(stack, before, version)
+
+
+def test_credentials_that_may_not_write_models_are_a_503_naming_them_not_a_500(stack: Stack,
+                                                                              fresh_model: str) -> None:
+    """Breach: with the recommended read-only model keys in the API, a synchronous training ended in a 500."""
+    api = stack.start_api(name="api-models-denied", MODELS_S3_ACCESS_KEY="not-a-models-key",
+                          MODELS_S3_SECRET_KEY="not-the-models-secret")
+    try:
+        trained = api.post("/treinar", json={"dados": synthetic_housing(100, seed=12)})
+        assert trained.status_code == 503 and "MODELS_S3_" in trained.json()["detail"], trained.text
+        predicted = api.post("/prever", json={"dados": FEATURES})  # fresh_model is active: reading it is denied
+        assert predicted.status_code == 503 and "MODELS_S3_" in predicted.json()["detail"], predicted.text
+    finally:
+        api.close()
+        stack.supervisor.stop("api-models-denied")
