@@ -137,7 +137,11 @@ def load_artifact(key: str, *, sha256: str | None) -> Any:
 def _load(kind: str, active: ModelVersion, decode_json: Callable[[Any], Any] | None) -> Any:
     if decode_json is not None and active.json_sha256:
         key = model_json_key(kind, active.version)
-        return decode_json(json.loads(verified(_fetch(key), key=key, expected=active.json_sha256)))
+        body = verified(_fetch(key), key=key, expected=active.json_sha256)
+        try:
+            return decode_json(json.loads(body))
+        except (ValueError, KeyError, TypeError) as exc:  # its registered hash, yet not a model: refuse, not a 500
+            raise _refuse(f"model artifact {key} matches its sha256 but is not a valid model: {exc}") from exc
     return load_artifact(active.artifact_key, sha256=active.artifact_sha256)
 
 

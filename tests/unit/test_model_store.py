@@ -194,3 +194,17 @@ def test_models_have_their_own_bucket_and_credentials_when_set() -> None:
                     models_s3_access_key="api-read-only")
     with pytest.raises(ValueError, match="MODELS_S3_SECRET_KEY"):
         models_location(half)
+
+
+def test_a_json_form_that_is_not_a_model_is_refused_not_a_crash(store: MemoryStore, engine: Engine) -> None:
+    """Breach: a JSON form whose recorded hash matches but whose content is not a model (a database writer's
+    doing) crashed the predictor with a KeyError, a 500 in the API."""
+    document = b'{"format": "housing-linear/1", "spec": {}}'
+    store.objects[model_json_key("housing", "housing-x")] = document
+    with engine.begin() as connection:
+        register_version(connection=connection, kind="housing", version="housing-x",
+                         artifact_key=model_artifact_key("housing", "housing-x"), artifact_sha256="0" * 64,
+                         json_sha256=sha256_hex(document), metrics={}, params={}, data_hash="d", task_id=None)
+        activate_version(connection=connection, kind="housing", version="housing-x")
+    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="not a valid model"):
+        load_active("housing", connection=connection, decode_json=housing._from_plain)
