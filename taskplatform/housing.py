@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -80,9 +81,11 @@ def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_i
 def _plain_form(pipeline: Any, spec: Any) -> dict[str, Any] | None:
     """The linear model as JSON coefficients, which predictors load instead of the pickle; None if not linear."""
     try:
-        return linear_model_json(compile_pricer(pipeline, spec), spec)
-    except NotLinear:
+        plain = linear_model_json(compile_pricer(pipeline, spec), spec)
+        json.dumps(plain, allow_nan=False)  # a term that is not a finite number: keep the pickle only
+    except (NotLinear, ValueError):
         return None
+    return plain
 
 
 def _from_plain(data: Any) -> dict[str, Any]:
