@@ -142,6 +142,9 @@ def _load(kind: str, active: ModelVersion, decode_json: Callable[[Any], Any] | N
             return decode_json(json.loads(body))
         except (ValueError, KeyError, TypeError) as exc:  # its registered hash, yet not a model: refuse, not a 500
             raise _refuse(f"model artifact {key} matches its sha256 but is not a valid model: {exc}") from exc
+    if not get_settings().models_unpickle:
+        raise _refuse(f"model {active.version} has no JSON form and MODELS_UNPICKLE is false here: this process "
+                      "never unpickles a model")
     return load_artifact(active.artifact_key, sha256=active.artifact_sha256)
 
 

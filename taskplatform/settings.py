@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     #: Refuse to load a model version registered without a sha256 (trained before migration 0006); false
     #: loads it with a warning, once per version and process.
     models_require_sha256: bool = False
+    #: false: this process never unpickles a model, only models with a plain-data (JSON) form load (enough for
+    #: the API and prediction workers with linear housing models; docker/compose.yaml sets it there).
+    models_unpickle: bool = True
     #: The RabbitMQ user the Raspberry Pis log in with: it may declare `rasp_data` and publish, nothing else
     #: (`python -m taskplatform rabbitmq-device-user` creates it). Its password has no default.
     rabbitmq_device_user: str = "rasp-devices"

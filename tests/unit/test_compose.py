@@ -83,6 +83,12 @@ def test_only_the_training_worker_gets_the_models_write_keys(services: dict[str,
     assert "MODELS_S3_READ_ACCESS_KEY" in services["api"]["environment"]["MODELS_S3_ACCESS_KEY"]
 
 
+def test_the_api_and_the_prediction_workers_never_unpickle_a_model(services: dict[str, Any]) -> None:
+    """Breach: a process that only predicts housing prices still opens pickles (code) from the object store."""
+    for name in ("api", "worker-predictions"):
+        assert services[name]["environment"]["MODELS_UNPICKLE"] == "false", name
+
+
 def test_nginx_serves_https_and_plain_http_only_redirects(services: dict[str, Any]) -> None:
     """Breach: nginx served the API in plain HTTP on every interface."""
     conf = re.sub(r"#.*", "", NGINX.read_text())

@@ -208,3 +208,22 @@ def test_a_json_form_that_is_not_a_model_is_refused_not_a_crash(store: MemorySto
         activate_version(connection=connection, kind="housing", version="housing-x")
     with engine.connect() as connection, pytest.raises(ArtifactRefused, match="not a valid model"):
         load_active("housing", connection=connection, decode_json=housing._from_plain)
+
+
+def test_a_process_that_never_unpickles_loads_json_forms_only(store: MemoryStore, engine: Engine,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach: whoever can write both the registry and the store still runs code in the API through a pickle."""
+    stored = save_artifact("churn", "churn-1", {"weights": [1.0]})
+    register(engine, "churn", "churn-1", stored)
+    monkeypatch.setattr(model_store, "get_settings",
+                        lambda: Settings(_env_file=None, models_unpickle=False))  # type: ignore[call-arg]
+    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="MODELS_UNPICKLE"):
+        load_active("churn", connection=connection)
+    assert store.reads == [], "the pickle was not even to be downloaded"
+
+    monkeypatch.setattr(housing, "put_bytes", store.put)
+    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    outcome = housing.train_and_register(synthetic_housing(300, seed=4), target="preco", task_id=None)
+    with engine.connect() as connection:
+        loaded = load_active("housing", connection=connection, decode_json=housing._from_plain)
+    assert loaded is not None and loaded[0] == outcome.version and "pricer" in loaded[1]
