@@ -120,10 +120,15 @@ def test_the_api_loads_the_linear_model_from_its_json_and_checks_it_too(stack: S
     pickled = asyncio.run(get_object(location(stack), pickle_key))
     assert pickled is not None
     asyncio.run(put_object(location(stack), pickle_key, b"not a pickle", "application/octet-stream"))
+    never_unpickles = stack.start_api(name="api-no-pickle", MODELS_UNPICKLE="false")
     try:
         wait_until(lambda: stack.api.post("/prever", json={"dados": FEATURES}).json().get("versao") == fresh_model,
                    timeout=10, interval=0.2, what=f"the API to predict with {fresh_model}")
+        served = never_unpickles.post("/prever", json={"dados": FEATURES})
+        assert served.status_code == 200 and served.json()["versao"] == fresh_model, served.text
     finally:
+        never_unpickles.close()
+        stack.supervisor.stop("api-no-pickle")
         asyncio.run(put_object(location(stack), pickle_key, pickled, "application/octet-stream"))
 
 
