@@ -31,13 +31,18 @@ def checked_password(password: str | None) -> str:
     return password
 
 
+def management_requests(vhost: str, user: str, password: str) -> list[tuple[str, dict[str, str]]]:
+    """(path, JSON body) of each PUT: the user (no tags: no management access), then its permissions."""
+    return [(f"/api/users/{quote(user, safe='')}", {"password": password, "tags": ""}),
+            (f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}", DEVICE_PERMISSIONS)]
+
+
 def apply_with_management_api(management_url: str, vhost: str, user: str, password: str) -> None:
-    """Create or update the user (no tags: no management access) and set its permissions on `vhost`."""
+    """Create or update the user and set its permissions on `vhost` (PUT is idempotent)."""
     base, auth = management_endpoint(management_url)
     with httpx.Client(base_url=base, auth=auth, timeout=10) as client:
-        client.put(f"/api/users/{quote(user, safe='')}", json={"password": password, "tags": ""}).raise_for_status()
-        client.put(f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
-                   json=DEVICE_PERMISSIONS).raise_for_status()
+        for path, body in management_requests(vhost, user, password):
+            client.put(path, json=body).raise_for_status()
 
 
 def apply_with_rabbitmqctl(vhost: str, user: str, password: str) -> None:

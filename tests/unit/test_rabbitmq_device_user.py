@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from taskplatform.rabbitmq_device_user import DEVICE_PERMISSIONS, checked_password
+from taskplatform.rabbitmq_device_user import DEVICE_PERMISSIONS, checked_password, management_requests
 
 
 @pytest.mark.parametrize("password", [None, "", "guest", "CHANGE_ME", "short-password"])
@@ -28,3 +28,11 @@ def test_the_permissions_match_rasp_data_and_the_default_exchange_only() -> None
         assert not allowed("configure", name), name
         assert not allowed("write", name), name
     assert not any(allowed("read", name) for name in ("rasp_data", "checkins", "amq.default"))
+
+
+def test_the_management_api_gets_a_user_without_tags_and_the_permissions_on_the_platform_vhost() -> None:
+    """Breach: a tagged device user (e.g. `management`) could log in to the management API; the default vhost
+    `/` must be escaped or the permissions land nowhere."""
+    (user_path, user), (permissions_path, permissions) = management_requests("/", "rasp devices", "p" * 20)
+    assert user_path == "/api/users/rasp%20devices" and user == {"password": "p" * 20, "tags": ""}
+    assert permissions_path == "/api/permissions/%2F/rasp%20devices" and permissions == DEVICE_PERMISSIONS
