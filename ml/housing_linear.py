@@ -22,7 +22,8 @@ import numpy as np
 
 from ml.housing_data import FeatureSpec, is_missing, is_number
 
-__all__ = ["LinearPricer", "NotLinear", "category_of", "compile_pricer"]
+__all__ = ["JSON_FORMAT", "LinearPricer", "NotLinear", "category_of", "compile_pricer", "linear_model_from_json",
+           "linear_model_json"]
 
 
 class NotLinear(ValueError):
@@ -145,3 +146,44 @@ def compile_pricer(pipeline: Any, spec: FeatureSpec) -> LinearPricer:
     if not math.isfinite(intercept) or not np.isfinite(coef).all():
         raise NotLinear("the regressor's coefficients are not finite")
     return LinearPricer(intercept, tuple(numeric), tuple(categorical))
+
+
+#: The plain-data (JSON) form of a compiled housing model: loaded without unpickling anything.
+JSON_FORMAT = "housing-linear/1"
+
+
+def linear_model_json(pricer: LinearPricer, spec: FeatureSpec) -> dict[str, Any]:
+    """The pricer and its feature spec as JSON-ready data (`linear_model_from_json` reads it back)."""
+    return {
+        "format": JSON_FORMAT,
+        "spec": {"numeric": list(spec.numeric), "categorical": list(spec.categorical), "target": spec.target},
+        "intercept": pricer.intercept,
+        "numeric": [[t.name, t.fill, t.mean, t.scale, t.coef] for t in pricer.numeric],
+        "categorical": [{"name": c.name, "fill": c.fill, "weights": c.weights, "infrequent": sorted(c.infrequent),
+                         "infrequent_weight": c.infrequent_weight} for c in pricer.categorical],
+    }
+
+
+def _finite(value: Any) -> float:
+    if not is_number(value) or not math.isfinite(float(value)):
+        raise ValueError(f"{value!r} is not a finite number")
+    return float(value)
+
+
+def linear_model_from_json(data: Any) -> tuple[FeatureSpec, LinearPricer]:
+    """Read `linear_model_json`'s output back; ValueError for anything else."""
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+        raise ValueError(f"not a {JSON_FORMAT} document")
+    spec_data = data["spec"]
+    spec = FeatureSpec(numeric=[str(n) for n in spec_data["numeric"]],
+                       categorical=[str(n) for n in spec_data["categorical"]], target=str(spec_data["target"]))
+    numeric = tuple(_Numeric(str(name), _finite(fill), _finite(mean), _finite(scale), _finite(coef))
+                    for name, fill, mean, scale, coef in data["numeric"])
+    categorical = tuple(_Categorical(
+        name=str(c["name"]), fill=str(c["fill"]),
+        weights={str(k): _finite(v) for k, v in c["weights"].items()},
+        infrequent=frozenset(str(v) for v in c["infrequent"]), infrequent_weight=_finite(c["infrequent_weight"]))
+        for c in data["categorical"])
+    if [t.name for t in numeric] != spec.numeric or [c.name for c in categorical] != spec.categorical:
+        raise ValueError("the terms do not match the feature spec")
+    return spec, LinearPricer(_finite(data["intercept"]), numeric, categorical)

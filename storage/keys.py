@@ -22,6 +22,11 @@ def model_artifact_key(kind: str, version: str) -> str:
     return f"models/{_segment(kind, 'model kind')}/{_segment(version, 'model version')}/model.joblib"
 
 
+def model_json_key(kind: str, version: str) -> str:
+    """The plain-data form of a model (coefficients as JSON), loaded without unpickling anything."""
+    return f"models/{_segment(kind, 'model kind')}/{_segment(version, 'model version')}/model.json"
+
+
 def session_key(user_id: str, session_uuid: str) -> str:
     """`sessions/{user_id}/{session_uuid}.json`, the seed's layout."""
     return f"sessions/{_segment(user_id, 'user_id')}/{_segment(session_uuid, 'session_uuid')}.json"

@@ -56,9 +56,17 @@ async def check_bucket(location: S3Location) -> None:
         await client.head_bucket(Bucket=location.bucket)
 
 
-async def put_object(location: S3Location, key: str, body: bytes, content_type: str) -> None:
+async def put_object(location: S3Location, key: str, body: bytes, content_type: str, *,
+                     create_bucket: bool = False) -> None:
+    """Write the object; `create_bucket` creates a missing bucket first (a store of its own, e.g. for models)."""
     async with s3_client(location) as client:
-        await client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType=content_type)
+        try:
+            await client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType=content_type)
+        except ClientError as exc:
+            if not create_bucket or exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise
+            await ensure_bucket(client, location.bucket)
+            await client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType=content_type)
 
 
 async def get_object(location: S3Location, key: str) -> bytes | None:

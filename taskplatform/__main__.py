@@ -1,4 +1,4 @@
-"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies`."""
+"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies | rabbitmq-device-user`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ COMMANDS = {
     "up": "start the whole platform with embedded defaults (what `make up` runs)",
     "demo-data": "load a synthetic gym (students, six months of check-ins) through the running API",
     "rabbitmq-policies": "attach the dead-letter policy of raw_sessions (rabbitmqctl or --management-url)",
+    "rabbitmq-device-user": "create the devices' user: declare and publish to rasp_data only (RABBITMQ_DEVICE_*)",
 }
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
-        usage = "\n".join(f"  {name:<10} {text}" for name, text in COMMANDS.items())
+        usage = "\n".join(f"  {name:<22} {text}" for name, text in COMMANDS.items())
         print(f"usage: python -m taskplatform <command> [options]\n{usage}", file=sys.stderr)  # noqa: T201
         return 2
     if argv[0] == "up":
@@ -24,6 +25,10 @@ def main(argv: list[str]) -> int:
         from taskplatform.rabbitmq_policies import main as policies
 
         return policies(argv[1:])
+    if argv[0] == "rabbitmq-device-user":
+        from taskplatform.rabbitmq_device_user import main as device_user
+
+        return device_user(argv[1:])
     from taskplatform.demo_data import main as demo_data
 
     return demo_data(argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from ml.housing import (
     rows_hash,
     train_housing_model,
 )
+from ml.housing_linear import NotLinear, compile_pricer, linear_model_from_json, linear_model_json
 from storage.keys import model_plot_key
 from taskplatform.db import get_engine
 from taskplatform.model_registry import activate_version, record_decision, register_version, version_id
@@ -61,17 +63,34 @@ def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_i
     model = train_housing_model(rows, target=target)
     data_hash = rows_hash(rows, target=target)
     version = version_id(KIND, data_hash, model.params)
-    artifact_key = save_artifact(KIND, version, {"pipeline": model.pipeline, "spec": model.spec})
+    stored = save_artifact(KIND, version, {"pipeline": model.pipeline, "spec": model.spec},
+                           plain=_plain_form(model.pipeline, model.spec))
     put_bytes(model_plot_key(KIND, version), prediction_plot_png(
         model.holdout_actual, model.holdout_predicted, title=f"{version}: predicted vs actual (held-out rows)"),
         "image/png")
     with get_engine().begin() as connection:
-        register_version(connection=connection, kind=KIND, version=version, artifact_key=artifact_key,
+        register_version(connection=connection, kind=KIND, version=version, artifact_key=stored.key,
+                         artifact_sha256=stored.sha256, json_sha256=stored.json_sha256,
                          metrics=model.metrics, params=model.params, data_hash=data_hash, task_id=task_id)
         activate_version(connection=connection, kind=KIND, version=version)
         record_decision(connection=connection, kind=KIND, version=version, decision="activated: newly trained")
     return TrainingOutcome(version, model.metrics, {"numeric": model.spec.numeric,
                                                     "categorical": model.spec.categorical})
+
+
+def _plain_form(pipeline: Any, spec: Any) -> dict[str, Any] | None:
+    """The linear model as JSON coefficients, which predictors load instead of the pickle; None if not linear."""
+    try:
+        plain = linear_model_json(compile_pricer(pipeline, spec), spec)
+        json.dumps(plain, allow_nan=False)  # a term that is not a finite number: keep the pickle only
+    except (NotLinear, ValueError):
+        return None
+    return plain
+
+
+def _from_plain(data: Any) -> dict[str, Any]:
+    spec, pricer = linear_model_from_json(data)
+    return {"spec": spec, "pricer": pricer}
 
 
 class Predictor:
@@ -105,7 +124,7 @@ class Predictor:
                 if not self.is_fresh():
                     checked = time.monotonic()
                     with get_engine().connect() as connection:
-                        loaded = load_active(KIND, connection=connection)
+                        loaded = load_active(KIND, connection=connection, decode_json=_from_plain)
                     with self._lock:
                         self._active, self._checked = loaded, checked
             finally:
@@ -124,7 +143,9 @@ class Predictor:
             cached = [self._cache.get((version, key)) for key in keys]
         missing = [i for i, value in enumerate(cached) if value is None]
         if missing:
-            fresh = predict_prices(model["pipeline"], spec, [rows[i] for i in missing], checked=True)
+            pricer = model.get("pricer")  # loaded from JSON: no pipeline at all
+            fresh = (pricer.predict([rows[i] for i in missing]) if pricer is not None
+                     else predict_prices(model["pipeline"], spec, [rows[i] for i in missing], checked=True))
             with self._lock:
                 for i, value in zip(missing, fresh, strict=True):
                     cached[i] = value

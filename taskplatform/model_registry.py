@@ -21,13 +21,25 @@ def version_id(kind: str, data_hash: str, params: dict[str, Any]) -> str:
 
 
 def register_version(*, connection: Connection, kind: str, version: str, artifact_key: str,
-                     metrics: dict[str, Any], params: dict[str, Any], data_hash: str, task_id: str | None) -> bool:
-    """Add a version; False when it was already registered (a retried or repeated training)."""
+                     metrics: dict[str, Any], params: dict[str, Any], data_hash: str, task_id: str | None,
+                     artifact_sha256: str, json_sha256: str | None = None) -> bool:
+    """Add a version with the sha256 of the artifact bytes just stored; False when it was already registered
+    (a retried or repeated training).
+
+    A repeated training has just overwritten the artifact at the same key, so the stored hashes become those
+    of its bytes: the registry always describes what is in the store now.
+    """
     stmt = dialect_insert(connection, ModelVersion.__table__).values(
-        kind=kind, version=version, artifact_key=artifact_key, metrics=metrics, params=params, data_hash=data_hash,
+        kind=kind, version=version, artifact_key=artifact_key, artifact_sha256=artifact_sha256,
+        json_sha256=json_sha256, metrics=metrics, params=params, data_hash=data_hash,
         active=False, predictions_served=0, task_id=task_id, trained_at=utcnow(),
     ).on_conflict_do_nothing()
-    return bool(connection.execute(stmt).rowcount)
+    if connection.execute(stmt).rowcount:
+        return True
+    table = ModelVersion.__table__
+    connection.execute(update(table).where(table.c.kind == kind, table.c.version == version)
+                       .values(artifact_key=artifact_key, artifact_sha256=artifact_sha256, json_sha256=json_sha256))
+    return False
 
 
 def get_version(*, connection: Connection | Session, kind: str, version: str) -> ModelVersion | None:

@@ -124,6 +124,10 @@ class ModelVersion(Base):
     kind: Mapped[str] = mapped_column(String(50))
     version: Mapped[str] = mapped_column(String(64))
     artifact_key: Mapped[str] = mapped_column(String(300))
+    # sha256 of the joblib bytes, checked before unpickling; None for versions trained before migration 0006.
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of the model's plain-data form (JSON, `model_json_key`) when it has one: loaded instead of the pickle.
+    json_sha256: Mapped[str | None] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     data_hash: Mapped[str] = mapped_column(String(64))

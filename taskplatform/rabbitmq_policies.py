@@ -25,11 +25,26 @@ def apply_with_rabbitmqctl(vhost: str) -> None:
         subprocess.run(command, check=True, capture_output=True)
 
 
-def apply_with_management_api(management_url: str, vhost: str) -> None:
-    """Through the management plugin's HTTP API (credentials in the URL)."""
+def management_endpoint(management_url: str) -> tuple[str, tuple[str, str]]:
+    """(base URL, basic-auth pair) of a management URL carrying its credentials."""
     parts = urlsplit(management_url)
     auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}", auth
+
+
+def management_url_from(argument: str | None) -> str | None:
+    """--management-url, else RABBITMQ_MANAGEMENT_URL (which keeps the password off the command line)."""
+    configured = get_settings().rabbitmq_management_url
+    return argument or (configured.get_secret_value() if configured else None)
+
+
+def broker_vhost() -> str:
+    return unquote(urlsplit(get_settings().broker_url or "").path.lstrip("/")) or "/"
+
+
+def apply_with_management_api(management_url: str, vhost: str) -> None:
+    """Through the management plugin's HTTP API (credentials in the URL)."""
+    base, auth = management_endpoint(management_url)
     for name, (pattern, definition) in POLICIES.items():
         response = httpx.put(f"{base}/api/policies/{quote(vhost, safe='')}/{name}", auth=auth, timeout=10,
                              json={"pattern": pattern, "definition": definition, "apply-to": "queues"})
@@ -38,12 +53,13 @@ def apply_with_management_api(management_url: str, vhost: str) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m taskplatform rabbitmq-policies", description=__doc__)
-    parser.add_argument("--management-url", help="e.g. http://user:password@rabbitmq:15672 (else rabbitmqctl)")
+    parser.add_argument("--management-url", help="e.g. http://user:password@rabbitmq:15672 (default: "
+                        "RABBITMQ_MANAGEMENT_URL, else rabbitmqctl)")
     args = parser.parse_args(argv)
-    broker = get_settings().broker_url or ""
-    vhost = unquote(urlsplit(broker).path.lstrip("/")) or "/"
-    if args.management_url:
-        apply_with_management_api(args.management_url, vhost)
+    vhost = broker_vhost()
+    management_url = management_url_from(args.management_url)
+    if management_url:
+        apply_with_management_api(management_url, vhost)
     elif shutil.which("rabbitmqctl"):
         apply_with_rabbitmqctl(vhost)
     else:

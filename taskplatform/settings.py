@@ -83,6 +83,26 @@ class Settings(BaseSettings):
     # Access (api/auth). Auth is on as soon as one of API_KEYS, API_READ_KEYS, JWT_SECRET, JWT_JWKS_FILE is set:
     # then every route but `/`, `/status` (short form), `/demo` and the docs needs a credential.
     #: Comma-separated full keys, sent as `X-API-Key`: every method. Required in production.
+    #: Model artifacts (joblib is pickle: whoever can write them runs code where they are loaded). Their bucket,
+    #: default the main one (keys under `models/`), and their S3 credentials, default the main pair. Production:
+    #: a bucket the API may only read and only the training workers may write (docker/README.md).
+    models_s3_bucket: str | None = None
+    models_s3_access_key: SecretStr | None = None
+    models_s3_secret_key: SecretStr | None = None
+    #: Refuse to load a model version registered without a sha256 (trained before migration 0006); false
+    #: loads it with a warning, once per version and process.
+    models_require_sha256: bool = False
+    #: false: this process never unpickles a model, only models with a plain-data (JSON) form load (enough for
+    #: the API and prediction workers with linear housing models; docker/compose.yaml sets it there).
+    models_unpickle: bool = True
+    #: The RabbitMQ user the Raspberry Pis log in with: it may declare `rasp_data` and publish, nothing else
+    #: (`python -m taskplatform rabbitmq-device-user` creates it). Its password has no default.
+    rabbitmq_device_user: str = "rasp-devices"
+    rabbitmq_device_password: SecretStr | None = None
+    #: The management API with an administrator's credentials (`http://user:password@rabbitmq:15672`), used by
+    #: the `rabbitmq-*` commands when no --management-url is given (keeps the password out of the process list).
+    rabbitmq_management_url: SecretStr | None = None
+
     api_keys: SecretStr | None = None
     #: Comma-separated read-only keys (`X-API-Key`): GET and HEAD only; a write with one is a 403.
     api_read_keys: SecretStr | None = None

@@ -49,9 +49,10 @@ def retrain(self: Any) -> dict[str, Any]:
     self.report_progress(80, "saving the model")
     data_hash = dataset_hash(history)
     version = version_id(KIND, data_hash, model.params)
-    artifact_key = save_artifact(KIND, version, model.pipeline)
+    stored = save_artifact(KIND, version, model.pipeline)
     with get_engine().begin() as connection:
-        register_version(connection=connection, kind=KIND, version=version, artifact_key=artifact_key,
+        register_version(connection=connection, kind=KIND, version=version, artifact_key=stored.key,
+                         artifact_sha256=stored.sha256,
                          metrics=model.metrics, params=model.params, data_hash=data_hash, task_id=self.request.id)
         active = active_version(connection=connection, kind=KIND)
         if active is not None and active.version == version:

@@ -22,6 +22,7 @@ from taskplatform.celery_app import app as celery_app
 from taskplatform.db import get_engine, new_session
 from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
 from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
+from taskplatform.model_store import ArtifactRefused, ArtifactWriteDenied
 from taskplatform.object_store import s3_location
 
 router = APIRouter(tags=["housing"])
@@ -98,6 +99,8 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
             outcome = await run_in_threadpool(train_and_register, rows, target=target, task_id=None)
         except HousingDataError as exc:
             raise _data_error(exc) from None
+        except ArtifactWriteDenied as exc:  # this API may only read models (MODELS_S3_* read-only keys)
+            raise HTTPException(status_code=503, detail=str(exc)) from None
         return outcome.as_dict()
     key = dataset_key(KIND, rows_hash(rows, target=target))
     await put_object(s3_location(settings), key, json.dumps(rows).encode(), "application/json")
@@ -144,6 +147,8 @@ async def prever(request: Request, response: Response, assincrono: Async = False
         raise _data_error(exc) from None
     except NoModel as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
+    except ArtifactRefused as exc:  # the active model's bytes are not the registered ones: nothing was loaded
+        raise HTTPException(status_code=503, detail=str(exc)) from None
     return Response(Predictions(previsoes=predictions, versao=version).model_dump_json(),
                     media_type="application/json")
 

@@ -23,7 +23,7 @@ class SlowRegistry:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def __call__(self, kind: str, *, connection: Any) -> tuple[str, Any] | None:
+    def __call__(self, kind: str, *, connection: Any, **_: Any) -> tuple[str, Any] | None:
         with self.lock:
             self.calls += 1
         time.sleep(self.delay)
