@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +24,41 @@ BASE64_PREFIX = "base64:"
 
 
 def body_text(body: bytes | str) -> str:
-    """A message body as text; bytes that are not UTF-8 are kept as base64."""
+    """A message body as text; bytes that are not UTF-8, or hold a NUL (which PostgreSQL's text
+    columns refuse), are kept as base64, so the store can always take the original."""
     if isinstance(body, str):
-        return body
+        if "\x00" not in body:
+            return body
+        body = body.encode("utf-8", errors="surrogatepass")
     try:
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return BASE64_PREFIX + base64.b64encode(body).decode("ascii")
+        text = None
+    if text is not None and "\x00" not in text:
+        return text
+    return BASE64_PREFIX + base64.b64encode(body).decode("ascii")
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
+def _json_headers(headers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The headers a JSON column can hold: scalar values, no NUL (AMQP tables may carry timestamps,
+    bytes and nested tables that would make the whole dead letter unstorable)."""
+    if not headers:
+        return None
+    kept = {_printable(str(k)): _printable(v) if isinstance(v, str) else v for k, v in headers.items()
+            if _storable_scalar(v)}
+    return kept or None
+
+
+def _storable_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) < 2**63
+    return isinstance(value, str | bool)
 
 
 @dataclass(frozen=True)
@@ -48,8 +77,9 @@ def record_dead_letters(*, connection: Connection, letters: Sequence[NewDeadLett
         return
     now = utcnow()
     connection.execute(insert(DeadLetter.__table__), [
-        {"queue": d.queue, "reason": d.reason, "body": body_text(d.body), "error": (d.error or "")[:4000] or None,
-         "task_name": d.task_name, "attempts": d.attempts, "headers": d.headers, "created_at": now}
+        {"queue": d.queue, "reason": d.reason, "body": body_text(d.body),
+         "error": _printable(d.error[:4000]) if d.error else None, "task_name": d.task_name, "attempts": d.attempts,
+         "headers": _json_headers(d.headers), "created_at": now}
         for d in letters])
 
 

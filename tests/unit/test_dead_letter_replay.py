@@ -104,3 +104,16 @@ def test_a_letter_is_claimed_once_and_again_only_after_its_replay_failed(engine:
         assert claim.previous_task_id == "task-failed"
         session.commit()
 
+
+def test_the_store_takes_bodies_errors_and_headers_postgresql_would_refuse(engine: Engine) -> None:
+    """Catches a message that cannot even be dead-lettered (NUL bytes, AMQP timestamps in headers)."""
+    import datetime
+
+    with engine.begin() as connection:
+        record_dead_letters(connection=connection, letters=[NewDeadLetter(
+            queue="rasp_data", reason="invalid_json", body=b'{"id": "a\x00b"', error="bad \x00 byte",
+            headers={"sent": datetime.datetime(2026, 1, 1), "k": "v\x00", "n": float("nan"), "big": 2**70, "ok": 1})])
+    with Session(engine) as session:
+        letter = session.scalars(select(DeadLetter)).one()
+    assert letter.body == BASE64_PREFIX + base64.b64encode(b'{"id": "a\x00b"').decode()
+    assert "\x00" not in (letter.error or "") and letter.headers == {"k": "v\\x00", "ok": 1}
