@@ -95,8 +95,7 @@ def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
 
 @router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted,
              responses={404: {"description": "unknown dead letter"},
-                        409: {"description": "already replayed, and that replay has not failed"},
-                        422: {"description": "the stored or corrected body cannot be applied"}})
+                        409: {"description": "already replayed, and that replay has not failed"}})
 def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
     """Apply a dead letter again, as stored or with a corrected `body`.
