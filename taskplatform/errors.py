@@ -38,6 +38,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 #: HTTP statuses of an object store that mean "later" rather than "never".
 RETRYABLE_HTTP_STATUSES = frozenset({408, 429})
 
+#: SQLSTATE classes about the statement or its values, whatever class the driver raises them as
+#: (psycopg raises "program limit exceeded", class 54, as an OperationalError): data exception,
+#: integrity constraint, syntax or access rule, program limit.
+PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23", "42", "54"})
+
 
 class PermanentError(Exception):
     """Input a task can never process (retrying cannot help)."""
@@ -48,6 +53,9 @@ def is_transient(exc: BaseException) -> bool:
     invalidated, an object store answering 5xx, 408 or 429, or a socket-level `OSError`.
     Consumers of raw queues decide with this whether to hold a message or dead-letter it."""
     if isinstance(exc, PermanentError):
+        return False
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES:
         return False
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

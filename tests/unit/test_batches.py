@@ -63,6 +63,14 @@ def test_nothing_to_apply() -> None:
     assert outcome.attempts == 0 and outcome.applied == outcome.held == outcome.refused == []
 
 
+class DriverError(Exception):
+    """A DB-API exception carrying its SQLSTATE, as psycopg's do."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
 def _client_error(status: int) -> ClientError:
     return ClientError({"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
 
@@ -80,6 +88,9 @@ def _client_error(status: int) -> ClientError:
     (_client_error(400), False),
     (_client_error(403), False),
     (PermanentError("bad input"), False),
+    (OperationalError("INSERT", {}, DriverError("54000")), False),  # program limit exceeded
+    (OperationalError("INSERT", {}, DriverError("57P01")), True),  # admin shutdown
+    (OperationalError("INSERT", {}, DriverError("40P01")), True),  # deadlock detected
 ])
 def test_transient_faults_are_told_from_permanent_ones(exc: BaseException, transient: bool) -> None:
     """Catches a refused value being retried forever, or a database outage dead-lettering good messages."""
