@@ -13,6 +13,8 @@ from taskplatform.raw_messages import InvalidMessage
 from taskplatform.raw_queues import RASP_DATA, RAW_SESSIONS
 from taskplatform.sessions import parse_session
 
+TASK_BODY_SHAPE = 'a task\'s body must be {"args": [...], "kwargs": {...}} (or Celery\'s [args, kwargs, embed])'
+
 
 @dataclass(frozen=True)
 class Replay:
@@ -24,8 +26,10 @@ class Replay:
 def replay_for(letter: DeadLetter, body: Any | None = None) -> Replay:
     """The task that applies `letter`, or applies `body` instead (a corrected message).
 
-    Raw messages are validated first (InvalidMessage when still invalid) and become the
-    domain's own task, so a replay is tracked in the ledger and works on either broker.
+    Raw messages are validated first and become the domain's own task, so a replay is
+    tracked in the ledger and works on either broker. Whatever cannot become a task (not
+    JSON, not a valid message, arguments of the wrong shape, no task for its queue) raises
+    InvalidMessage, before anything is enqueued or marked.
     """
     raw: Any = letter.body if body is None else body
     if isinstance(raw, str) and raw.startswith(BASE64_PREFIX):
@@ -37,10 +41,26 @@ def replay_for(letter: DeadLetter, body: Any | None = None) -> Replay:
         parsed = parse_session(raw if isinstance(raw, str | dict) else json.dumps(raw))
         return Replay("sessions.persist", [], {"session": json.loads(parsed.body)})
     if letter.task_name:
-        document = json.loads(raw) if isinstance(raw, str) else raw
-        if isinstance(document, list) and len(document) == 3:  # Celery's message body: [args, kwargs, embed]
-            return Replay(letter.task_name, list(document[0]), dict(document[1]))
-        if isinstance(document, dict) and {"args", "kwargs"} <= set(document):
-            return Replay(letter.task_name, list(document["args"]), dict(document["kwargs"]))
-        raise InvalidMessage("invalid_message", "a task's body must hold its args and kwargs")
+        args, kwargs = task_arguments(raw)
+        return Replay(letter.task_name, args, kwargs)
     raise InvalidMessage("not_replayable", f"no task applies messages of queue {letter.queue!r}")
+
+
+def task_arguments(raw: Any) -> tuple[list[Any], dict[str, Any]]:
+    """A task message's `args` (a list) and `kwargs` (an object), from its JSON text or value."""
+    document = raw
+    if isinstance(raw, str):
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
+    if isinstance(document, list) and len(document) == 3:  # Celery's message body: [args, kwargs, embed]
+        args, kwargs = document[0], document[1]
+    elif isinstance(document, dict) and {"args", "kwargs"} <= set(document):
+        args, kwargs = document["args"], document["kwargs"]
+    else:
+        raise InvalidMessage("invalid_message", TASK_BODY_SHAPE)
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise InvalidMessage("invalid_message", f"{TASK_BODY_SHAPE}; got args of type {type(args).__name__} "
+                                                f"and kwargs of type {type(kwargs).__name__}")
+    return args, kwargs

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from celery import bootsteps
 from kombu import Consumer
 from kombu.message import Message
+from sqlalchemy.exc import SQLAlchemyError
 
+from taskplatform.batches import apply_bisecting
 from taskplatform.celery_app import app
 from taskplatform.db import get_engine, utcnow
 from taskplatform.dead_letters import NewDeadLetter, body_text, record_dead_letters
@@ -19,7 +23,7 @@ from taskplatform.devices import (
     record_device_messages,
     upsert_device_statuses,
 )
-from taskplatform.errors import PermanentError
+from taskplatform.errors import PermanentError, describe
 from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RASP_DATA
 from taskplatform.settings import get_settings
@@ -50,13 +54,46 @@ def apply_readings(readings: list[tuple[DeviceReading, Any]], letters: list[NewD
         record_dead_letters(connection=connection, letters=letters or [])
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message of a batch: its reading, or the dead letter it becomes when it is not valid."""
+
+    message: Message
+    reading: DeviceReading | None = None
+    letter: NewDeadLetter | None = None
+
+
+def _received(message: Message) -> Received:
+    try:
+        return Received(message, reading=parse_reading(message.body))
+    except InvalidMessage as exc:
+        return Received(message, letter=NewDeadLetter(queue=RASP_DATA.name, reason=exc.reason, error=str(exc),
+                                                      body=message.body, headers=dict(message.headers or {}) or None))
+
+
+def _apply(part: Sequence[Received]) -> None:
+    apply_readings([(r.reading, r.message.body) for r in part if r.reading is not None],
+                   [r.letter for r in part if r.letter is not None])
+
+
+def _refused(item: Received, exc: BaseException) -> NewDeadLetter:
+    reason = "rejected_by_database" if isinstance(exc, SQLAlchemyError) else "apply_failed"
+    return NewDeadLetter(queue=RASP_DATA.name, reason=reason, error=describe(exc), body=item.message.body,
+                         headers=dict(item.message.headers or {}) or None)
+
+
 class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     """Consumes the plain JSON the devices publish to `rasp_data` (pika, no content type).
 
     Messages are applied in batches: one multi-row upsert and commit, then every message of
     the batch is acknowledged. A body that is not a valid health check goes to the
-    dead-letter store in the same transaction. If the database is down the batch stays
-    unacknowledged and is retried with backoff; if the worker dies it is redelivered.
+    dead-letter store in the same transaction. If the database is down (a transient error,
+    `taskplatform.errors.is_transient`) the batch stays unacknowledged and is retried with
+    backoff; if the worker dies it is redelivered. If the database refuses the batch for
+    any other reason (a value it cannot store), the batch is split until the messages it
+    refuses are found (`apply_bisecting`): those become dead letters with the database's
+    reason, the others are applied, and all are acknowledged, so one bad message neither
+    holds back the others nor comes back forever (`rasp_data` has no delivery limit).
     """
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
@@ -97,30 +134,48 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
         if not self.pending or (not force and time.monotonic() < self.retry_at):
             return
         batch, self.pending = self.pending, []
-        readings, letters = [], []
-        for message in batch:
-            try:
-                readings.append((parse_reading(message.body), message.body))
-            except InvalidMessage as exc:
-                letters.append(NewDeadLetter(queue=RASP_DATA.name, reason=exc.reason, error=str(exc),
-                                             body=message.body, headers=dict(message.headers or {}) or None))
-        try:
-            apply_readings(readings, letters)
-        except Exception:
-            self.pending = batch + self.pending
+        outcome = apply_bisecting([_received(m) for m in batch], _apply)
+        if outcome.refused:
+            logger.warning("device batch of %d refused by the database; %d of its messages go to dead letters "
+                           "after %d attempts: %s", len(batch), len(outcome.refused), outcome.attempts,
+                           describe(outcome.refused[0][1]))
+            refused = [item for item, _ in outcome.refused]
+            if self._dead_letter([_refused(*r) for r in outcome.refused]):
+                outcome.applied.extend(refused)  # settled: acknowledged below with the applied ones
+            else:
+                outcome.held.extend(refused)
+        self._ack([item.message for item in outcome.applied])
+        if outcome.held:
+            self.pending = [item.message for item in outcome.held] + self.pending
             self.retry_at = time.monotonic() + self.backoff
-            logger.exception("device batch of %d not applied; retrying in %.1fs", len(batch), self.backoff)
+            logger.error("device batch: %d of %d messages not applied; retrying in %.1fs (%s)", len(outcome.held),
+                         len(batch), self.backoff, describe(outcome.error) if outcome.error else "dead-letter store")
             self.backoff = min(self.backoff * 2, 30.0)
             return
         self.backoff = 0.5
+        invalid = sum(1 for item in outcome.applied if item.letter is not None)  # stored with the readings
+        if invalid:
+            logger.warning("%d invalid device messages stored as dead letters", invalid)
+
+    @staticmethod
+    def _dead_letter(letters: list[NewDeadLetter]) -> bool:
+        """Store the refused messages as dead letters (one transaction); False if the store is unavailable."""
         try:
-            for message in batch:
+            with get_engine().begin() as connection:
+                record_dead_letters(connection=connection, letters=letters)
+        except Exception:
+            logger.exception("could not store %d refused device messages as dead letters", len(letters))
+            return False
+        return True
+
+    @staticmethod
+    def _ack(messages: list[Message]) -> None:
+        try:
+            for message in messages:
                 message.ack()
         except Exception:
             # The channel died after the commit: the broker redelivers, and the upsert is idempotent.
             logger.exception("acknowledging a device batch failed; it will be redelivered")
-        if letters:
-            logger.warning("%d invalid device messages stored as dead letters", len(letters))
 
 
 app.steps["consumer"].add(RaspDataConsumer)

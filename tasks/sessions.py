@@ -11,7 +11,6 @@ from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from typing import Any
 
-from botocore.exceptions import ClientError
 from celery import bootsteps
 from kombu import Consumer
 from kombu.message import Message
@@ -19,7 +18,7 @@ from kombu.message import Message
 from storage.s3 import ensure_bucket, s3_client
 from taskplatform.celery_app import app
 from taskplatform.dead_letters import NewDeadLetter, settle_as_dead_letter
-from taskplatform.errors import TRANSIENT_ERRORS, PermanentError
+from taskplatform.errors import PermanentError, is_transient
 from taskplatform.object_store import put_bytes, s3_location
 from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
@@ -39,13 +38,6 @@ def persist(session: dict[str, Any]) -> dict[str, Any]:
     put_bytes(parsed.key, parsed.body, "application/json")
     return {"key": parsed.key, "bytes": len(parsed.body),
             "session_url": f"/sessions/{parsed.user_id}/{parsed.session_uuid}"}
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return status >= 500 or status in {408, 429}
-    return isinstance(exc, (*TRANSIENT_ERRORS, OSError))
 
 
 class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
@@ -125,7 +117,7 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
                                              ContentType="application/json")
                 return
             except Exception as exc:
-                if not _retryable(exc) or time.monotonic() + delay > deadline:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
                     raise
                 logger.warning("upload of %s failed (%s); retrying in %.1fs", parsed.key, exc, delay)
                 await asyncio.sleep(delay)

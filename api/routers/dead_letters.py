@@ -10,15 +10,25 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
-from api.schemas.ingestion import BulkReplayOut, DeadLetterList, DeadLetterOut, ReplayIn
+from api.schemas.ingestion import (
+    BulkReplayOut,
+    DeadLetterList,
+    DeadLetterOut,
+    FailedReplay,
+    ReplayedLetter,
+    ReplayIn,
+)
 from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
+    AlreadyReplayed,
     DeadLetterFilter,
+    claim_for_replay,
     get_dead_letter,
     list_dead_letters,
     mark_replayed,
     matching_dead_letters,
+    release_claim,
 )
 from taskplatform.models import DeadLetter
 from taskplatform.raw_messages import InvalidMessage
@@ -37,10 +47,26 @@ def _filters(settings: SettingsDep, queue: str | None, reason: str | None, since
 
 
 def _replay(session: Session, letter: DeadLetter, body: object | None, response: Response) -> TaskAccepted:
+    """Replay one letter as a unit of its own.
+
+    1. Work out the task (InvalidMessage if the body cannot become one: nothing is changed).
+    2. Claim the letter (AlreadyReplayed if it may not be replayed again) and write the task's
+       QUEUED record: one commit, inside `enqueue_tracked`, so a letter is never marked without
+       its ledger record nor replayed by two requests at once.
+    3. Publish; if the broker refuses, the record is removed and the claim released (503), so the
+       letter can be replayed later. 4. Note the task id on the letter and commit.
+    """
     replay = replay_for(letter, body)
+    claim = claim_for_replay(session=session, letter_id=letter.id)
     signature = celery_app.signature(replay.task_name, args=replay.args, kwargs=replay.kwargs)
-    accepted = enqueue_or_503(session=session, response=response, signature=signature,
-                              params={"dead_letter_id": letter.id}, idempotency_key=None)
+    try:
+        accepted = enqueue_or_503(session=session, response=response, signature=signature,
+                                  params={"dead_letter_id": letter.id}, idempotency_key=None)
+    except HTTPException:
+        session.rollback()
+        release_claim(session=session, claim=claim)
+        session.commit()
+        raise
     mark_replayed(session=session, letter_id=letter.id, task_id=accepted.task_id)
     session.commit()
     return accepted
@@ -67,35 +93,63 @@ def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
     return DeadLetterOut.model_validate(letter)
 
 
-@router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted)
+@router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted,
+             responses={404: {"description": "unknown dead letter"},
+                        409: {"description": "already replayed, and that replay has not failed"}})
 def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
-    """Apply a dead letter again, as stored or with a corrected `body`; 422 if it is still invalid."""
+    """Apply a dead letter again, as stored or with a corrected `body`.
+
+    422 (naming `body`) if it still cannot be applied: not JSON, not a valid message, or a task's
+    arguments of the wrong shape. A letter is replayed once: 409 if it was already replayed, unless
+    that replay's task ended in FAILURE or REVOKED (then it may be replayed again, e.g. corrected).
+    """
     letter = get_dead_letter(session=session, letter_id=letter_id)
     if letter is None:
         raise HTTPException(status_code=404, detail=f"unknown dead letter {letter_id}")
+    corrected = correction is not None and correction.body is not None
     try:
         return _replay(session, letter, correction.body if correction else None, response)
     except InvalidMessage as exc:
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body"], "msg": str(exc)}]) from None
+        which = "the corrected body" if corrected else "the stored body"
+        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", "body"],
+                                                      "msg": f"{which} cannot be applied: {exc}"}]) from None
+    except AlreadyReplayed as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
 @router.post("/dead-letters/replay", response_model=BulkReplayOut)
-def bulk_replay(session: SessionDep, settings: SettingsDep, response: Response, queue: str | None = None,
+def bulk_replay(session: SessionDep, settings: SettingsDep, queue: str | None = None,
                 reason: str | None = None, since: Since = None, dry_run: bool = True,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> BulkReplayOut:
     """Replay every not-yet-replayed dead letter that matches (oldest first). `dry_run` (the default)
-    only counts them."""
+    only counts them.
+
+    Each letter is replayed as its own unit (see `_replay`): committed and published before the
+    next one starts. A letter that cannot be applied is listed in `failed` with its reason and left
+    as it was, and the replay goes on. If the broker refuses a message the replay stops there
+    (`stopped`): the letters before it are replayed and marked, that one and the rest are untouched
+    and still match, so calling again continues where it stopped; nothing is replayed twice, since
+    a replayed letter no longer matches and a letter is claimed before its task is published.
+    """
     letters = matching_dead_letters(session=session, filters=_filters(settings, queue, reason, since, False),
                                     limit=limit)
     if dry_run:
         return BulkReplayOut(dry_run=True, matched=len(letters), replayed=[], failed=[])
-    replayed, failed = [], []
+    replayed: list[ReplayedLetter] = []
+    failed: list[FailedReplay] = []
+    stopped: str | None = None
     for letter in letters:
         try:
-            accepted = _replay(session, letter, None, response)
-            replayed.append({"id": letter.id, "task_id": accepted.task_id})
+            accepted = _replay(session, letter, None, Response())
         except InvalidMessage as exc:
-            failed.append({"id": letter.id, "reason": exc.reason, "error": str(exc)})
-    response.headers.pop("Location", None)
-    return BulkReplayOut(dry_run=False, matched=len(letters), replayed=replayed, failed=failed)
+            failed.append(FailedReplay(id=letter.id, reason=exc.reason, error=str(exc)))
+        except AlreadyReplayed as exc:
+            failed.append(FailedReplay(id=letter.id, reason="already_replayed", error=str(exc)))
+        except HTTPException as exc:  # 503 from enqueue_or_503: the broker refused the message
+            failed.append(FailedReplay(id=letter.id, reason="broker_unavailable", error=str(exc.detail)))
+            stopped = f"the broker refused the replay of dead letter {letter.id}"
+            break
+        else:
+            replayed.append(ReplayedLetter(id=letter.id, task_id=accepted.task_id))
+    return BulkReplayOut(dry_run=False, matched=len(letters), replayed=replayed, failed=failed, stopped=stopped)

@@ -75,8 +75,23 @@ class ReplayIn(BaseModel):
     body: Any | None = Field(default=None, description="A corrected message (JSON value or text)")
 
 
+class ReplayedLetter(BaseModel):
+    id: int
+    task_id: str
+
+
+class FailedReplay(BaseModel):
+    id: int
+    reason: str = Field(description="invalid_json, invalid_message, invalid_key, not_replayable, already_replayed "
+                                    "or broker_unavailable")
+    error: str
+
+
 class BulkReplayOut(BaseModel):
     dry_run: bool
-    matched: int
-    replayed: list[dict[str, Any]]
-    failed: list[dict[str, Any]]
+    matched: int = Field(description="letters that matched the filters (at most `limit`)")
+    replayed: list[ReplayedLetter]
+    failed: list[FailedReplay] = Field(description="letters left as they were, each with why")
+    stopped: str | None = Field(default=None, description="why the replay stopped before the last matching "
+                                                          "letter (the broker refused a message); call again "
+                                                          "to continue")
