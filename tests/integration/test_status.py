@@ -1,0 +1,61 @@
+"""`/status` and `/celery-status`: what they report, and that asking them often starves nothing else."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from taskplatform.queues import TASK_QUEUES
+from tests.integration.conftest import Embedded
+from tests.integration.stack import Stack
+
+#: Client timeouts: a hang detector, far above the figures `bench/status.py` measures.
+HANG = 30.0
+
+
+def test_celery_status_lists_the_running_worker_with_its_queues_pid_and_concurrency(stack: Stack) -> None:
+    """Breach caught: an inspect round that loses a reply (a worker missing, its queues or pool unknown)."""
+    body = stack.api.get("/celery-status").json()
+    assert body["ok"] is True, body
+    worker = body["workers"][stack.worker_name]
+    assert set(worker["queues"]) == set(TASK_QUEUES)
+    assert worker["concurrency"] == 2
+    assert worker["pid"] == stack.supervisor.get("worker").popen.pid
+    assert {"checkins.ingest_batch", "reports.daily", "housing.predict"} <= set(worker["registered_tasks"])
+    assert worker["active"] == 0 and worker["reserved"] == 0
+    assert body["age_s"] >= 0 and body["cached_at"]
+
+
+def test_status_is_503_with_a_reason_while_the_object_store_is_down(stack: Stack, embedded: Embedded) -> None:
+    """Breach caught: `/status` answering 200 (or hanging) while S3 is unreachable."""
+    embedded.stop_s3()
+    try:
+        response = stack.api.get("/status", timeout=HANG)
+    finally:
+        embedded.start_s3()
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["ok"] is False and body["object_store"]["ok"] is False and body["object_store"]["reason"]
+    assert body["broker"]["ok"] is True and body["workers"]["ok"] is True
+    assert stack.worker_name in body["workers"]["workers"]
+
+
+def test_concurrent_celery_status_calls_leave_status_and_enqueue_answering(stack: Stack) -> None:
+    """Breach caught: inspect rounds holding the producer pool's broker connections, so that a burst of
+    `/celery-status` calls hangs every enqueue and `/status` (issue 9, item 1: ten calls hung the API)."""
+    url = stack.api_url
+
+    def celery_status(_: int) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=HANG) as client:
+            return client.get("/celery-status")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(celery_status, range(12)))
+    assert all(a.status_code == 200 and stack.worker_name in a.json()["workers"] for a in answers)
+    with httpx.Client(base_url=url, timeout=HANG) as client:
+        status = client.get("/status")
+        assert status.status_code == 200, status.text
+        accepted = client.post("/relatorio/diario")
+        assert accepted.status_code == 202, accepted.text
+    assert stack.wait_task(accepted.json()["task_id"])["state"] == "SUCCESS"
