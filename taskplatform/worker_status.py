@@ -138,8 +138,9 @@ class InspectionCache:
         latest = self._latest
         if latest is not None and latest.age_s() <= self._max_age:
             return latest
-        if self._running is None or self._running.done():
-            self._running = asyncio.get_running_loop().create_task(self._refresh())
+        loop = asyncio.get_running_loop()
+        if self._running is None or self._running.done() or self._running.get_loop() is not loop:
+            self._running = loop.create_task(self._refresh())
         try:
             return await asyncio.wait_for(asyncio.shield(self._running), self._budget)
         except TimeoutError:
