@@ -117,8 +117,9 @@ class InspectionCache:
     """The latest inspection, refreshed by one round at a time when older than `max_age` seconds.
 
     Meant for one event loop (an API process); `inspect` runs in a worker thread. A round that overruns
-    `budget` seconds (a broker that stops answering mid-round) is waited for no longer: callers get an answer
-    saying so, and the round keeps its one thread and its own connection until the broker gives up on it.
+    `budget` seconds (a broker that went away mid-round: kombu retries the command's publish until it is back)
+    is waited for no longer: callers get an answer saying so, at once after the first, and the round keeps its
+    one thread and its own connection until it ends.
     """
 
     def __init__(self, inspect: Callable[[], Inspection], *, max_age: float, budget: float) -> None:
@@ -127,12 +128,13 @@ class InspectionCache:
         self._budget = budget
         self._latest: Inspection | None = None
         self._running: asyncio.Task[Inspection] | None = None
+        self._started = 0.0
 
     @classmethod
     def for_app(cls, app: Celery, *, max_age: float, timeout: float) -> InspectionCache:
         control = _OwnConnectionControl(app)
         return cls(lambda: inspect_workers(app, timeout=timeout, control=control), max_age=max_age,
-                   budget=(1 + len(DETAILS)) * timeout + 5.0)
+                   budget=(1 + len(DETAILS)) * timeout + 2.0)
 
     async def get(self) -> Inspection:
         latest = self._latest
@@ -140,13 +142,16 @@ class InspectionCache:
             return latest
         loop = asyncio.get_running_loop()
         if self._running is None or self._running.done() or self._running.get_loop() is not loop:
+            self._started = time.monotonic()
             self._running = loop.create_task(self._refresh())
         try:
-            return await asyncio.wait_for(asyncio.shield(self._running), self._budget)
+            # Once a round has overrun, later callers are answered at once rather than after another budget.
+            left = max(0.0, self._started + self._budget - time.monotonic())
+            return await asyncio.wait_for(asyncio.shield(self._running), left)
         except TimeoutError:
             now = time.monotonic()
-            return Inspection({}, datetime.now(UTC), now, self._budget,
-                              f"worker inspection still running after {self._budget:g} s")
+            return Inspection({}, datetime.now(UTC), now, now - self._started,
+                              f"worker inspection still running after {now - self._started:.1f} s")
 
     async def _refresh(self) -> Inspection:
         inspection = await to_thread.run_sync(self._inspect)
