@@ -114,7 +114,7 @@ def inspect_workers(app: Celery, *, timeout: float, control: Control | None = No
 
 
 class InspectionCache:
-    """The latest inspection, refreshed by one round at a time when older than `max_age` seconds.
+    """The latest inspection, refreshed by one round at a time when older than `max_age` seconds or empty.
 
     Meant for one event loop (an API process); `inspect` runs in a worker thread. A round that overruns
     `budget` seconds (a broker that went away mid-round: kombu retries the command's publish until it is back)
@@ -138,7 +138,9 @@ class InspectionCache:
 
     async def get(self) -> Inspection:
         latest = self._latest
-        if latest is not None and latest.age_s() <= self._max_age:
+        # An inspection that found no worker is not reused: a worker that just started (or came back) shows at
+        # the next call, and rounds stay one at a time all the same.
+        if latest is not None and latest.ok and latest.age_s() <= self._max_age:
             return latest
         loop = asyncio.get_running_loop()
         if self._running is None or self._running.done() or self._running.get_loop() is not loop:

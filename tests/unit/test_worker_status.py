@@ -64,6 +64,18 @@ def test_a_stale_inspection_is_refreshed_by_one_round() -> None:
     assert all(r is refreshed[0] for r in refreshed) and refreshed[0] is not first
 
 
+def test_an_inspection_that_found_no_worker_is_not_reused() -> None:
+    """Breach caught: `/status` reporting no worker for a whole cache period after a worker came up."""
+    answers = iter([_inspection(), _inspection(**{"w@host": {}})])
+    cache = InspectionCache(lambda: next(answers), max_age=60, budget=10)
+
+    async def scenario() -> tuple[Inspection, Inspection, Inspection]:
+        return await cache.get(), await cache.get(), await cache.get()
+
+    empty, found, cached = asyncio.run(scenario())
+    assert not empty.ok and found.ok and cached is found
+
+
 def test_a_round_that_overruns_its_budget_is_not_waited_for() -> None:
     """Breach caught: a broker that stops answering mid-round hanging every `/status` and `/celery-status`."""
     release = threading.Event()
