@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 
@@ -67,3 +68,22 @@ def test_concurrent_celery_status_calls_leave_status_and_enqueue_answering(stack
         accepted = client.post("/relatorio/diario")
         assert accepted.status_code == 202, accepted.text
     assert stack.wait_task(accepted.json()["task_id"])["state"] == "SUCCESS"
+
+
+def test_an_enqueue_to_an_unreachable_broker_is_a_503_with_the_reason(stack: Stack) -> None:
+    """Breach caught: an enqueue that hangs (or answers 500) while the broker refuses connections, or leaves a
+    QUEUED record behind for a task that was never published."""
+    refused = "amqp://guest:guest@127.0.0.1:1/" if stack.broker_kind == "amqp" else "redis://127.0.0.1:1/0"
+    api = stack.start_api(name="api-no-broker", BROKER_URL=refused)
+    since = datetime.now(UTC).isoformat()
+    try:
+        response = api.post("/relatorio/diario", timeout=HANG * 2)  # Redis: the result store retries for ~20 s
+        assert response.status_code == 503, response.text
+        # RabbitMQ: "Connection refused"; Redis, in a process that never reached it: the result store's
+        # "Retry limit exceeded" (its reconnection is tried first, for about 20 s).
+        assert response.json()["detail"].startswith("the broker did not accept task reports.daily: ")
+        assert any(reason in response.json()["detail"] for reason in ("Connection refused", "Retry limit exceeded"))
+        assert response.headers["retry-after"] == "1"
+        assert api.get("/tarefas", params={"name": "reports.daily", "since": since}).json()["items"] == []
+    finally:
+        stack.supervisor.stop("api-no-broker")
