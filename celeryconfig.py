@@ -50,6 +50,9 @@ task_send_sent_event = True
 
 broker_connection_retry_on_startup = True
 broker_pool_limit = 10
+# An enqueue that finds every pooled producer in use fails after this long (the API answers 503)
+# instead of waiting forever, kombu's default.
+broker_pool_acquire_timeout = _settings.broker_pool_timeout_s
 if _settings.broker_kind == "amqp":
     broker_transport_options = {"confirm_publish": True}
 elif _settings.broker_kind == "redis":

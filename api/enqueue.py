@@ -18,7 +18,7 @@ def enqueue_or_503(*, session: Session, response: Response, signature: Signature
         enqueued = enqueue_tracked(session=session, signature=signature, params=params,
                                    idempotency_key=idempotency_key)
     except PublishFailed as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+        raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
     record = enqueued.record
     response.headers["Location"] = f"/tarefa/{record.id}"
     return TaskAccepted(task_id=record.id, status_url=f"/tarefa/{record.id}", state=record.state)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.models import TaskRecord
+from taskplatform.publish import publish
 from taskplatform.queues import queue_for
 from taskplatform.settings import get_settings
 
@@ -56,7 +57,7 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
         assert existing is not None
         return Enqueued(existing, created=False)
     try:
-        signature.apply_async(task_id=task_id, queue=queue)
+        publish(signature, task_id=task_id, queue=queue)
     except Exception as exc:
         logger.exception("publish failed for %s id=%s", name, task_id)
         delete_task_record(session=session, task_id=task_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
 from kombu import Connection
 from sqlalchemy import text
 
@@ -12,6 +11,7 @@ from storage.s3 import check_bucket
 from taskplatform.db import get_engine
 from taskplatform.object_store import s3_location
 from taskplatform.settings import Settings, redact_url
+from taskplatform.worker_status import Inspection
 
 
 def _reason(exc: BaseException) -> str:
@@ -38,13 +38,11 @@ def check_broker(settings: Settings) -> dict[str, Any]:
         return {"ok": False, **result, "reason": _reason(exc)}
 
 
-def check_workers(app: Celery) -> dict[str, Any]:
-    try:
-        replies = app.control.inspect(timeout=1.0).ping() or {}
-    except Exception as exc:
-        return {"ok": False, "workers": [], "reason": _reason(exc)}
-    workers = sorted(replies)
-    return {"ok": bool(workers), "workers": workers, **({} if workers else {"reason": "no worker answered ping"})}
+def check_workers(inspection: Inspection) -> dict[str, Any]:
+    """Workers that answered the latest inspection (shared with `/celery-status`), and how old it is."""
+    workers = sorted(inspection.workers)
+    return {"ok": inspection.ok, "workers": workers, "age_s": round(inspection.age_s(), 3),
+            **({"reason": inspection.reason} if inspection.reason else {})}
 
 
 async def check_object_store(settings: Settings) -> dict[str, Any]:

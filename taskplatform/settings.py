@@ -181,6 +181,13 @@ class Settings(BaseSettings):
     task_retention_days: int = Field(default=30, ge=0)
     #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.
     dead_letter_retention_days: int = Field(default=90, ge=0)
+    #: `/celery-status` and `/status` answer from one worker inspection this many seconds old at most (one
+    #: that found no worker is not reused); callers during a refresh wait for it instead of starting their own.
+    celery_status_cache_s: float = Field(default=5.0, ge=0)
+    #: How long an inspection waits for workers to answer, in seconds (workers silent longer are not listed).
+    celery_status_timeout_s: float = Field(default=1.0, gt=0)
+    #: How long an enqueue waits for a free broker connection of the producer pool before answering 503.
+    broker_pool_timeout_s: float = Field(default=3.0, gt=0)
     worker_concurrency: int = 2
 
     @field_validator("timezone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -19,11 +20,20 @@ from taskplatform.metrics import PlatformCollector
 from taskplatform.models import ModelVersion
 from taskplatform.queues import TASK_QUEUES
 from taskplatform.settings import get_settings
+from taskplatform.worker_status import InspectionCache
 
 router = APIRouter(tags=["platform"])
 
 _registry = CollectorRegistry()
 _registry.register(PlatformCollector(get_settings()))
+
+
+@cache
+def _inspections() -> InspectionCache:
+    """This process's worker inspections, made on first use."""
+    settings = get_settings()
+    return InspectionCache.for_app(celery_app, max_age=settings.celery_status_cache_s,
+                                   timeout=settings.celery_status_timeout_s)
 
 
 @router.get("/")
@@ -58,13 +68,14 @@ async def status(settings: SettingsDep, request: Request, response: Response) ->
 
     Without a credential (once auth is configured) only `{"ok": ...}`: the details name hosts and versions.
     """
-    broker, database, workers, object_store = await asyncio.gather(
+    broker, database, inspection, object_store = await asyncio.gather(
         run_in_threadpool(check_broker, settings),
         run_in_threadpool(check_database, settings),
-        run_in_threadpool(check_workers, celery_app),
+        _inspections().get(),
         check_object_store(settings),
     )
-    checks = {"broker": broker, "database": database, "object_store": object_store, "workers": workers}
+    checks = {"broker": broker, "database": database, "object_store": object_store,
+              "workers": check_workers(inspection)}
     healthy = all(check["ok"] for check in checks.values())
     if not healthy:
         response.status_code = 503
@@ -85,31 +96,16 @@ def _active_models() -> dict[str, Any]:
                      "predictions_served": m.predictions_served} for m in active}
 
 
-def _celery_status() -> dict[str, Any]:
-    inspect = celery_app.control.inspect(timeout=1.5)
-    stats = inspect.stats() or {}
-    queues = inspect.active_queues() or {}
-    registered = inspect.registered() or {}
-    active = inspect.active() or {}
-    reserved = inspect.reserved() or {}
-    workers = {
-        name: {
-            "queues": sorted(q["name"] for q in queues.get(name, [])),
-            "registered_tasks": sorted(registered.get(name, [])),
-            "active": len(active.get(name, [])),
-            "reserved": len(reserved.get(name, [])),
-            "concurrency": (stats.get(name, {}).get("pool") or {}).get("max-concurrency"),
-            "pid": stats.get(name, {}).get("pid"),
-        }
-        for name in sorted(set(stats) | set(queues))
-    }
-    return {"ok": bool(workers), "workers": workers}
-
-
 @router.get("/celery-status")
 async def celery_status() -> dict[str, Any]:
-    """Workers, the queues each consumes, registered tasks, and active and reserved counts."""
-    return await run_in_threadpool(_celery_status)
+    """Workers, the queues each consumes, registered tasks, and active and reserved counts.
+
+    From one inspection shared by every caller for `CELERY_STATUS_CACHE_S` seconds (`cached_at`, `age_s`).
+    """
+    inspection = await _inspections().get()
+    return {"ok": inspection.ok, "workers": inspection.workers, "cached_at": inspection.taken_at.isoformat(),
+            "age_s": round(inspection.age_s(), 3), "duration_s": round(inspection.duration_s, 3),
+            **({"reason": inspection.reason} if inspection.reason else {})}
 
 
 @router.get("/metrics", response_class=Response)

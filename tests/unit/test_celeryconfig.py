@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+from celery import Celery
+from kombu import pools
+from kombu.exceptions import OperationalError
 
+from taskplatform.publish import publish
 from taskplatform.settings import get_settings
 
 
@@ -45,3 +50,38 @@ def test_rabbitmq_publishes_with_confirms(load_config: Callable[..., ModuleType]
     config = load_config(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
     assert config.broker_transport_options == {"confirm_publish": True}
     assert "redeliver-lost" not in config.beat_schedule  # RabbitMQ cannot lose a delivered message
+
+
+
+def test_an_enqueue_with_every_broker_connection_in_use_fails_within_the_timeout(
+        load_config: Callable[..., ModuleType]) -> None:
+    """Breach caught: a publish waiting forever for a pooled broker connection instead of failing, which the API
+    answers with a 503 (issue 9, item 1: enqueues hung while status calls held the pool)."""
+    config = load_config(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//", BROKER_POOL_TIMEOUT_S="0.3")
+    assert config.broker_pool_acquire_timeout == 0.3
+    app = Celery("pool-test", set_as_current=False)
+    app.config_from_object(config)
+    app.conf.update(broker_url="memory://", broker_transport_options={}, broker_pool_limit=2)
+    previous_limit = pools.get_limit()
+    outcome: list[BaseException | None] = []
+
+    def enqueue() -> None:
+        try:
+            publish(app.signature("reports.daily"), task_id="pool-test", queue="reports")
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 (handed to the test's thread)
+            outcome.append(exc)
+
+    try:
+        held = [app.pool.acquire(block=True) for _ in range(2)]  # as long inspections held them
+        thread = threading.Thread(target=enqueue, daemon=True)
+        thread.start()
+        thread.join(10)
+        assert outcome, "the publish was still waiting for a broker connection after 10 s"
+        assert isinstance(outcome[0], OperationalError) and "Timed out waiting" in str(outcome[0])
+        for connection in held:
+            connection.release()
+        publish(app.signature("reports.daily"), task_id="pool-test-2", queue="reports")  # a free one is used
+    finally:
+        pools.reset()
+        pools.set_limit(previous_limit)
