@@ -54,8 +54,9 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
         request_hash=idempotency.request_hash if idempotency else None,
         created_at=now, updated_at=now,
         message=message if message is not None else null(),  # SQL NULL, not JSON null
-    ).on_conflict_do_nothing()
-    if session.execute(stmt).rowcount == 0:
+    ).on_conflict_do_nothing().returning(TaskRecord.__table__.c.id)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that ON CONFLICT DO NOTHING skipped.
+    if session.execute(stmt).first() is None:
         return False
     session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=TaskState.QUEUED, at=now))
     return True
