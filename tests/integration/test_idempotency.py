@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import uuid
 
@@ -9,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from ml.housing import synthetic_housing
 from tests.integration.helpers import new_student_ids
 from tests.integration.stack import ROOT, Stack
 
@@ -82,6 +85,29 @@ def test_concurrent_requests_with_one_key_make_one_task(stack: Stack) -> None:
     assert len({a.json()["task_id"] for a in answers}) == 1
     assert [row[0] for row in _records_with_key(stack, key)] == [answers[0].json()["task_id"]]
     assert stack.wait_task(answers[0].json()["task_id"])["state"] == "SUCCESS"
+
+
+def test_a_multipart_upload_sent_again_with_another_boundary_is_the_same_request(stack: Stack) -> None:
+    """Breach caught: a retried CSV upload (clients pick a new random multipart boundary each time) refused as
+    another request, or another CSV under the same key taken for the first one."""
+    def upload(rows: list[dict[str, object]]) -> httpx.Response:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        return stack.api.post("/treinar", params={"assincrono": "true"}, headers={"Idempotency-Key": key},
+                              files={"arquivo": ("imoveis.csv", buffer.getvalue().encode(), "text/csv")})
+
+    key = f"upload-{uuid.uuid4()}"
+    rows = synthetic_housing(300, seed=11)
+    first, again = upload(rows), upload(rows)
+    assert first.request.headers["content-type"] != again.request.headers["content-type"]  # other boundary
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json()["task_id"] == first.json()["task_id"]
+    other = upload(synthetic_housing(300, seed=12))
+    assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert len(_records_with_key(stack, key)) == 1
+    stack.wait_task(first.json()["task_id"], timeout=120)
 
 
 @pytest.mark.xfail("credential_id" not in (ROOT / "api" / "security.py").read_text(), strict=True,
