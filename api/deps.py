@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from taskplatform.db import new_session
-from taskplatform.idempotency import IdempotencyKey, idempotency_scope, request_hash
+from taskplatform.idempotency import ScopedKey, idempotency_scope, request_hash
 from taskplatform.settings import Settings, get_settings
 
 
@@ -25,13 +25,13 @@ SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def idempotency_key(
+async def scoped_idempotency_key(
     request: Request,
     key: Annotated[str | None, Header(
         alias="Idempotency-Key", max_length=200,
         description="Repeat a POST with the same key and the same body to get the first task back instead of a "
                     "second one. Keys are per credential; the same key with another body is a 422.")] = None,
-) -> IdempotencyKey | None:
+) -> ScopedKey | None:
     """The request's `Idempotency-Key` with its scope (the caller's credential) and the request's hash.
 
     The body is read only when a key is given (Starlette keeps it for the route). The credential
@@ -41,9 +41,10 @@ async def idempotency_key(
         return None
     digest = request_hash(method=request.method, path=request.url.path, query=request.query_params.multi_items(),
                           content_type=request.headers.get("content-type"), body=await request.body())
-    return IdempotencyKey(key=key, scope=idempotency_scope(getattr(request.state, "credential_id", None)),
+    return ScopedKey(key=key, scope=idempotency_scope(getattr(request.state, "credential_id", None)),
                           request_hash=digest)
 
 
-#: A route's `Idempotency-Key`, scoped and hashed (None without the header); pass it to `enqueue_or_503`.
-Idempotency = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
+#: A route's `Idempotency-Key` header, scoped to the caller and bound to a hash of the request (None
+#: without the header); routes pass it to `enqueue_or_503` as it is.
+IdempotencyKey = Annotated[ScopedKey | None, Depends(scoped_idempotency_key)]

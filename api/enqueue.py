@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from api.schemas.tasks import TaskAccepted
 from taskplatform.enqueue import PublishFailed, enqueue_tracked
-from taskplatform.idempotency import IdempotencyKey, IdempotencyKeyReused
+from taskplatform.idempotency import IdempotencyKeyReused, ScopedKey
 
 
 def enqueue_or_503(*, session: Session, response: Response, signature: Signature, params: dict[str, Any] | None,
-                   idempotency_key: IdempotencyKey | None) -> TaskAccepted:
+                   idempotency_key: ScopedKey | None) -> TaskAccepted:
     try:
         enqueued = enqueue_tracked(session=session, signature=signature, params=params, idempotency=idempotency_key)
     except IdempotencyKeyReused as exc:

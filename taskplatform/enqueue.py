@@ -10,7 +10,7 @@ from typing import Any
 from celery.canvas import Signature
 from sqlalchemy.orm import Session
 
-from taskplatform.idempotency import IdempotencyKey
+from taskplatform.idempotency import ScopedKey
 from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.models import TaskRecord
 from taskplatform.queues import queue_for
@@ -32,7 +32,7 @@ class Enqueued:
 
 
 def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str, Any] | None = None,
-                    idempotency: IdempotencyKey | None = None) -> Enqueued:
+                    idempotency: ScopedKey | None = None) -> Enqueued:
     """Record a task as QUEUED, commit, then publish it under the record's id.
 
     With an idempotency key this scope already used for this task name, the first task is

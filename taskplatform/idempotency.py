@@ -21,7 +21,7 @@ _BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class IdempotencyKey:
+class ScopedKey:
     """An `Idempotency-Key` header with the credential that sent it and a hash of its request."""
 
     key: str

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taskplatform.db import utcnow
-from taskplatform.idempotency import IdempotencyKey, IdempotencyKeyReused
+from taskplatform.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.models import TaskEvent, TaskRecord
 
 
@@ -42,7 +42,7 @@ def dialect_insert(bind: Connection | Session, table: Any) -> Any:
 
 
 def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
-                       params: dict[str, Any] | None = None, idempotency: IdempotencyKey | None = None,
+                       params: dict[str, Any] | None = None, idempotency: ScopedKey | None = None,
                        message: dict[str, Any] | None = None) -> bool:
     """Insert a `QUEUED` record; False when the idempotency key was already used for this task name
     by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
@@ -62,7 +62,7 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
     return True
 
 
-def find_by_idempotency_key(*, session: Session, name: str, idempotency: IdempotencyKey) -> TaskRecord | None:
+def find_by_idempotency_key(*, session: Session, name: str, idempotency: ScopedKey) -> TaskRecord | None:
     """The task this key was first used for, by this scope; raises `IdempotencyKeyReused` if that
     request had another hash (records from before hashes were kept match any request)."""
     found = session.scalars(select(TaskRecord).where(TaskRecord.name == name,

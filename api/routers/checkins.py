@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.deps import Idempotency, SessionDep, SettingsDep
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter, normalized_instants
 from api.schemas.tasks import TaskAccepted
@@ -34,7 +34,7 @@ async def checkin_batch(
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
-    idempotency_key: Idempotency = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
     """Accept up to 10,000 check-ins (`[{"aluno_id": 1}, ...]`) and store them in the background.
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Idempotency, SessionDep
+from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ChurnRanking, ModelVersionOut, StudentRisk
 from api.schemas.tasks import TaskAccepted
@@ -23,7 +23,7 @@ KIND = "churn"
 
 @router.post("/relatorio/churn/atualizar-modelo", status_code=202, response_model=TaskAccepted)
 def update_churn_model(session: SessionDep, response: Response,
-                       idempotency_key: Idempotency = None) -> TaskAccepted:
+                       idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Retrain the churn model in the background; `/tarefa/{id}` shows the stage and percent."""
     return enqueue_or_503(session=session, response=response, signature=celery_app.signature(RETRAIN), params=None,
                           idempotency_key=idempotency_key)

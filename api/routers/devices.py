@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 
-from api.deps import Idempotency, SessionDep, SettingsDep
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.tasks import TaskAccepted
@@ -25,7 +25,7 @@ def _out(device: Any, cutoff: datetime) -> DeviceOut:
 @router.post("/devices/health", status_code=202, response_model=TaskAccepted)
 def post_health(reading: Annotated[dict[str, Any], Body(examples=[{"id": "raspberry-01", "wifi_status": "connected",
                                                                    "cpu_temp": "48°C"}])],
-                session: SessionDep, response: Response, idempotency_key: Idempotency = None) -> TaskAccepted:
+                session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP."""
     try:
         parse_reading(reading)

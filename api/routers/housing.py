@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import Idempotency, SessionDep, SettingsDep
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
@@ -21,7 +21,7 @@ from storage.s3 import get_object, put_object
 from taskplatform.celery_app import app as celery_app
 from taskplatform.db import get_engine, new_session
 from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
-from taskplatform.idempotency import IdempotencyKey
+from taskplatform.idempotency import ScopedKey
 from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
 from taskplatform.object_store import s3_location
 
@@ -83,7 +83,7 @@ async def _training_rows(request: Request, alvo: str | None) -> tuple[list[dict[
                      "arquivo": {"type": "string", "format": "binary"}, "alvo": {"type": "string"}}}}}}})
 async def treinar(request: Request, session: SessionDep, settings: SettingsDep, response: Response,
                   assincrono: Async = False, alvo: Annotated[str | None, Query(max_length=200)] = None,
-                  idempotency_key: Idempotency = None) -> Any:
+                  idempotency_key: IdempotencyKey = None) -> Any:
     """Train a price model on JSON rows (`{"dados": [...], "alvo": "preco"}`) or a CSV upload.
 
     Every column but the target is a feature. Synchronous by default: answers with the new
@@ -109,7 +109,7 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
 
 
 def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
-                        idempotency_key: IdempotencyKey | None) -> TaskAccepted:
+                        idempotency_key: ScopedKey | None) -> TaskAccepted:
     _, model = PREDICTOR.active()
     check_prediction_rows(rows, model["spec"])
     with new_session() as session:
@@ -122,7 +122,7 @@ def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": PredictionBody.model_json_schema()}}}})
 async def prever(request: Request, response: Response, assincrono: Async = False,
-                 idempotency_key: Idempotency = None) -> Any:
+                 idempotency_key: IdempotencyKey = None) -> Any:
     """One prediction per row, in order, with the model version that made them (up to 10,000 rows).
 
     Synchronous predictions run in this process (no broker round trip): parsed in one

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from api.deps import Idempotency, SessionDep, SettingsDep
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.tasks import TaskAccepted
 from storage.s3 import get_object
@@ -33,7 +33,7 @@ def request_daily_report(
     settings: SettingsDep,
     response: Response,
     data: Annotated[date | None, Query(description="YYYY-MM-DD; default: today in TIMEZONE")] = None,
-    idempotency_key: Idempotency = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
     """Generate (or regenerate) the attendance report of a date in the background."""
     day = data or datetime.now(settings.tz).date()

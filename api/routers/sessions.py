@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response
 
-from api.deps import Idempotency, SessionDep, SettingsDep
+from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
@@ -23,7 +23,7 @@ router = APIRouter(tags=["sessions"])
 def post_session(session_doc: Annotated[dict[str, Any], Body(examples=[{
                      "user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
                      "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}])],
-                 session: SessionDep, response: Response, idempotency_key: Idempotency = None) -> TaskAccepted:
+                 session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Validate a session (the seed's format) and store it in the background."""
     try:
         parsed = parse_session(session_doc)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from api.deps import Idempotency, SessionDep
+from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
 from ml.textgen import MAX_PROMPT_CHARS
 from taskplatform.celery_app import app as celery_app
@@ -34,7 +34,7 @@ class JobAccepted(BaseModel):
 
 @router.post("/api/predict", response_model=JobAccepted, status_code=200)
 def predict(body: PredictIn, session: SessionDep, response: Response,
-            idempotency_key: Idempotency = None) -> JobAccepted:
+            idempotency_key: IdempotencyKey = None) -> JobAccepted:
     """Queue a generation; poll `/api/result/{job_id}`."""
     signature = celery_app.signature(GENERATE, kwargs=body.model_dump())
     accepted = enqueue_or_503(session=session, response=response, signature=signature,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from taskplatform import ledger
-from taskplatform.idempotency import ANONYMOUS, IdempotencyKey, IdempotencyKeyReused
+from taskplatform.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger import (
     TaskFilter,
     TaskState,
@@ -90,8 +90,8 @@ def test_events_are_appended_in_order(engine: Engine, session: Session) -> None:
     assert all(a.at <= b.at for a, b in zip(events, events[1:], strict=False))
 
 
-def _key(key: str, scope: str = ANONYMOUS, body: str = "body") -> IdempotencyKey:
-    return IdempotencyKey(key=key, scope=scope, request_hash=body.ljust(64, "0"))
+def _key(key: str, scope: str = ANONYMOUS, body: str = "body") -> ScopedKey:
+    return ScopedKey(key=key, scope=scope, request_hash=body.ljust(64, "0"))
 
 
 def test_reused_idempotency_key_is_refused_and_finds_the_first(session: Session) -> None:
