@@ -1,4 +1,4 @@
-"""Enqueue from a route: the ledger record, the 202 body, and a 503 when the broker refuses."""
+"""Enqueue from a route: the ledger record, the 202 body, a 422 for a reused key, a 503 when the broker refuses."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from sqlalchemy.orm import Session
 
 from api.schemas.tasks import TaskAccepted
 from taskplatform.enqueue import PublishFailed, enqueue_tracked
+from taskplatform.idempotency import IdempotencyKeyReused, ScopedKey
 
 
 def enqueue_or_503(*, session: Session, response: Response, signature: Signature, params: dict[str, Any] | None,
-                   idempotency_key: str | None) -> TaskAccepted:
+                   idempotency_key: ScopedKey | None) -> TaskAccepted:
     try:
-        enqueued = enqueue_tracked(session=session, signature=signature, params=params,
-                                   idempotency_key=idempotency_key)
+        enqueued = enqueue_tracked(session=session, signature=signature, params=params, idempotency=idempotency_key)
+    except IdempotencyKeyReused as exc:
+        raise HTTPException(status_code=422, detail=[{
+            "type": "idempotency_key_reused", "loc": ["header", "Idempotency-Key"], "input": exc.key,
+            "msg": "Idempotency-Key reused with a different request body (or query): use a new key for a new request",
+        }]) from None
     except PublishFailed as exc:
         raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
     record = enqueued.record

@@ -21,24 +21,33 @@ from typing import Any
 
 import httpx
 
-from taskplatform.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini
+from taskplatform.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini, write_private
 from taskplatform.object_store import s3_location
 from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import TASK_QUEUES
-from taskplatform.settings import Settings, get_settings
+from taskplatform.settings import Settings, get_settings, redact_url
 
 logger = logging.getLogger("taskplatform.up")
 
 
 def _dev_secrets(var_dir: Path) -> dict[str, str]:
-    """Credentials generated on first start and kept in `var/` (mode 0600)."""
+    """Credentials generated on first start and kept in `var/` (mode 0600).
+
+    A key missing from an older file (the Valkey password came later) is generated and added.
+    """
     path = var_dir / "dev-secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {"s3_access_key": "dev" + secrets.token_hex(6), "s3_secret_key": secrets.token_urlsafe(24),
-              "flower_user": "admin", "flower_password": secrets.token_urlsafe(12)}
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values, indent=2))
+    values: dict[str, str] = dict(json.loads(path.read_text())) if path.exists() else {}
+    # As long as production would require (taskplatform/production.py), so no habit is learnt here.
+    generators = {"s3_access_key": lambda: "dev" + secrets.token_hex(8),
+                  "s3_secret_key": lambda: secrets.token_urlsafe(32),
+                  "flower_user": lambda: "admin",
+                  "flower_password": lambda: secrets.token_urlsafe(16),
+                  "valkey_password": lambda: secrets.token_urlsafe(32)}
+    missing = {name: make() for name, make in generators.items() if name not in values}
+    if missing:
+        values.update(missing)
+        write_private(path, json.dumps(values, indent=2))
+    path.chmod(0o600)
     return values
 
 
@@ -48,8 +57,9 @@ def _start_servers(supervisor: Supervisor, settings: Settings, env: dict[str, st
     var_dir = settings.var_dir.resolve()
     embedded = []
     if not settings.broker_url:
-        env["BROKER_URL"] = start_valkey(supervisor, data_dir=var_dir / "valkey", port=settings.embedded_valkey_port)
-        embedded.append(f"broker: embedded Valkey {env['BROKER_URL']}")
+        env["BROKER_URL"] = start_valkey(supervisor, data_dir=var_dir / "valkey", port=settings.embedded_valkey_port,
+                                         password=dev["valkey_password"])
+        embedded.append(f"broker: embedded Valkey {redact_url(env['BROKER_URL'])} (password in dev-secrets.json)")
     if not settings.database_url:
         env["DATABASE_URL"] = settings.effective_database_url
         embedded.append(f"database: SQLite {settings.effective_database_url.removeprefix('sqlite:///')}")
@@ -80,9 +90,11 @@ def _start_platform(supervisor: Supervisor, settings: Settings, env: dict[str, s
 
 def _start_flower(supervisor: Supervisor, settings: Settings, env: dict[str, str], flower_auth: str) -> None:
     # Started once a worker answers: Flower's API lists the workers its first inspection found.
+    # The credentials go through the environment (Flower reads FLOWER_BASIC_AUTH itself): on the
+    # command line every user of the machine would see them in `ps`.
     supervisor.start("flower", [sys.executable, "-m", "celery", "-A", "taskplatform", "flower",
-                                f"--address={settings.flower_host}", f"--port={settings.flower_port}",
-                                f"--basic-auth={flower_auth}"], env=env)
+                                f"--address={settings.flower_host}", f"--port={settings.flower_port}"],
+                     env={**env, "FLOWER_BASIC_AUTH": flower_auth})
     wait_until(lambda: port_open(settings.flower_port, settings.flower_host), timeout=60, what="Flower")
 
 

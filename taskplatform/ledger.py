@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taskplatform.db import utcnow
+from taskplatform.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.models import TaskEvent, TaskRecord
 
 
@@ -41,25 +42,35 @@ def dialect_insert(bind: Connection | Session, table: Any) -> Any:
 
 
 def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
-                       params: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                       params: dict[str, Any] | None = None, idempotency: ScopedKey | None = None,
                        message: dict[str, Any] | None = None) -> bool:
-    """Insert a `QUEUED` record; False when the idempotency key was already used for this task name.
-    `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
+    """Insert a `QUEUED` record; False when the idempotency key was already used for this task name
+    by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
     now = utcnow()
     stmt = dialect_insert(session, TaskRecord.__table__).values(
         id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
-        idempotency_key=idempotency_key, created_at=now, updated_at=now,
+        idempotency_key=idempotency.key if idempotency else None,
+        idempotency_scope=idempotency.scope if idempotency else None,
+        request_hash=idempotency.request_hash if idempotency else None,
+        created_at=now, updated_at=now,
         message=message if message is not None else null(),  # SQL NULL, not JSON null
-    ).on_conflict_do_nothing()
-    if session.execute(stmt).rowcount == 0:
+    ).on_conflict_do_nothing().returning(TaskRecord.__table__.c.id)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that ON CONFLICT DO NOTHING skipped.
+    if session.execute(stmt).first() is None:
         return False
     session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=TaskState.QUEUED, at=now))
     return True
 
 
-def find_by_idempotency_key(*, session: Session, name: str, key: str) -> TaskRecord | None:
-    return session.scalars(select(TaskRecord).where(TaskRecord.name == name,
-                                                    TaskRecord.idempotency_key == key)).first()
+def find_by_idempotency_key(*, session: Session, name: str, idempotency: ScopedKey) -> TaskRecord | None:
+    """The task this key was first used for, by this scope; raises `IdempotencyKeyReused` if that
+    request had another hash (records from before hashes were kept match any request)."""
+    found = session.scalars(select(TaskRecord).where(TaskRecord.name == name,
+                                                     TaskRecord.idempotency_scope == idempotency.scope,
+                                                     TaskRecord.idempotency_key == idempotency.key)).first()
+    if found is not None and found.request_hash is not None and found.request_hash != idempotency.request_hash:
+        raise IdempotencyKeyReused(idempotency.key)
+    return found
 
 
 def delete_task_record(*, session: Session, task_id: str) -> None:

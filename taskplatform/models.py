@@ -34,7 +34,9 @@ class TaskRecord(Base):
 
     __tablename__ = "task_records"
     __table_args__ = (
-        UniqueConstraint("name", "idempotency_key", name="uq_task_records_name_idempotency_key"),
+        # An Idempotency-Key names one request of one caller (scope: its credential) for one task name.
+        UniqueConstraint("name", "idempotency_scope", "idempotency_key",
+                         name="uq_task_records_name_idempotency_scope_key"),
         Index("ix_task_records_created_at", "created_at"),
         Index("ix_task_records_state_created_at", "state", "created_at"),
         Index("ix_task_records_name_created_at", "name", "created_at"),
@@ -53,6 +55,10 @@ class TaskRecord(Base):
     traceback: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: Who used the key (the credential id, or "anonymous"); set whenever idempotency_key is.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(200))
+    #: sha256 of the keyed request (method, path, query, body): the same key with another request is refused.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     runtime_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,17 +10,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import limits
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Credentials that ship in examples and must never reach production.
-DEFAULT_CREDENTIALS = frozenset({"guest", "admin", "password", "changeme", "change_me", "changethis", "1234",
-                                 "devkey", "devsecret", "your_access_key_here", "your_secret_key_here", ""})
+from taskplatform.production import production_problems
 
-
-
-def _is_default(secret: str | None) -> bool:
-    return secret is None or secret.strip().lower() in DEFAULT_CREDENTIALS
+_REFUSAL = "refusing to start in production: "
 
 
 def redact_url(url: str | None) -> str | None:
@@ -32,11 +27,6 @@ def redact_url(url: str | None) -> str | None:
         return url
     host = parts.netloc.rpartition("@")[2]  # as written: keeps IPv6 brackets and case
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-def _url_has_default_password(url: str | None) -> bool:
-    password = urlsplit(url).password if url else None
-    return password is not None and _is_default(password)
 
 
 class Settings(BaseSettings):
@@ -69,6 +59,9 @@ class Settings(BaseSettings):
     broker_unacked_restore_interval: int = 10
 
     database_url: str | None = None
+    #: Production: accept a PostgreSQL DATABASE_URL without a password. Only for a Unix socket with peer
+    #: authentication or TLS client certificates (`sslmode=verify-full&sslcert=...`); off by default.
+    database_allow_passwordless: bool = False
 
     s3_endpoint_url: str | None = Field(default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL",
                                                                                     "GARAGE_ENDPOINT"))
@@ -255,43 +248,38 @@ class Settings(BaseSettings):
     def _production_needs_real_credentials(self) -> Settings:
         if self.environment != "production":
             return self
-        problems = []
-        broker = self.broker_url
-        if not broker:
-            problems.append("BROKER_URL is not set")
-        else:
-            parts = urlsplit(broker)
-            if parts.username == "guest" or (parts.password is not None and _is_default(parts.password)):
-                problems.append("BROKER_URL uses a default credential")
-        if not self.database_url:
-            problems.append("DATABASE_URL is not set")
-        elif _url_has_default_password(self.database_url):
-            problems.append("DATABASE_URL uses a default password")
-        if _url_has_default_password(self.effective_result_backend):
-            problems.append("RESULT_BACKEND uses a default password")
-        keys = self.api_key_set()
-        if not keys:
-            problems.append("API_KEYS is not set")
-        elif any(_is_default(key) for key in keys):
-            problems.append("API_KEYS contains a placeholder key")
-        auth = self.flower_basic_auth.get_secret_value() if self.flower_basic_auth else ""
-        if ":" not in auth or _is_default(auth.split(":", 1)[1]):
-            problems.append("FLOWER_BASIC_AUTH is not set to user:password with a real password")
-        if not self.s3_endpoint_url:
-            problems.append("S3_ENDPOINT_URL is not set")
-        for name, secret in (("S3_ACCESS_KEY", self.s3_access_key), ("S3_SECRET_KEY", self.s3_secret_key)):
-            if secret is None or _is_default(secret.get_secret_value()):
-                problems.append(f"{name} is missing or a default value")
-        if problems:
-            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        if problems := production_problems(self):
+            raise ValueError(_REFUSAL + "; ".join(problems))
         return self
+
+
+class SettingsError(SystemExit):
+    """Settings the platform cannot start with. A `SystemExit`: a process that meets it at start-up
+    prints the message and exits with status 1, with no traceback and no input values (secrets)."""
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per problem, naming the variable, without the values pydantic would echo."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if message.startswith(_REFUSAL):
+            lines += [_REFUSAL.rstrip(": ") + ":", *(f"  - {p}" for p in message.removeprefix(_REFUSAL).split("; "))]
+            continue
+        where = ".".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{where}: {message}" if where else message)
+    return "taskplatform: invalid settings\n" + "\n".join(f"  {line}" for line in lines)
 
 
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests clear the cache to reload).
 
-    TASKPLATFORM_ENV_FILE names another dotenv file; set it empty to read none.
+    TASKPLATFORM_ENV_FILE names another dotenv file; set it empty to read none. Invalid settings
+    (among them the production checks) raise `SettingsError`, which ends the process with the list.
     """
     env_file = os.environ.get("TASKPLATFORM_ENV_FILE", ".env") or None
-    return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None

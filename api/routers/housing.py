@@ -21,6 +21,7 @@ from storage.s3 import get_object, put_object
 from taskplatform.celery_app import app as celery_app
 from taskplatform.db import get_engine, new_session
 from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
+from taskplatform.idempotency import ScopedKey
 from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
 from taskplatform.model_store import ArtifactRefused, ArtifactWriteDenied
 from taskplatform.object_store import s3_location
@@ -110,7 +111,8 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
                                    params={"rows": len(rows), "target": target}, idempotency_key=idempotency_key)
 
 
-def _enqueue_prediction(rows: list[dict[str, Any]], response: Response, idempotency_key: str | None) -> TaskAccepted:
+def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
+                        idempotency_key: ScopedKey | None) -> TaskAccepted:
     _, model = PREDICTOR.active()
     check_prediction_rows(rows, model["spec"])
     with new_session() as session:

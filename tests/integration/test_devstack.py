@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from taskplatform.embedded import free_port
 from taskplatform.processes import wait_until
@@ -36,8 +38,23 @@ def _processes_with_var_dir(var_dir: Path) -> list[int]:
     return found
 
 
+def _command_lines(pids: list[int]) -> dict[int, str]:
+    lines = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            lines[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return lines
+
+
 def test_make_up_serves_a_batch_lists_the_worker_in_flower_and_stops_cleanly(tmp_path: Path) -> None:
+    """Also catches: a secret of `make up` (Flower's or Valkey's password) on a command line, where `ps` shows it
+    to every user; an embedded Valkey that answers without a password; a dev-secrets.json from before the
+    Valkey password that stops `make up` from starting."""
     var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    old_secrets = {"s3_access_key": "dev0123456789ab", "s3_secret_key": "old-secret-" + "s" * 21,
+                   "flower_user": "admin", "flower_password": "old-flower-pass1"}
+    (var_dir / "dev-secrets.json").write_text(json.dumps(old_secrets))  # written by an older `make up`
     api_port, flower_port = free_port(), free_port()
     env = platform_env(VAR_DIR=str(var_dir), API_PORT=str(api_port), FLOWER_PORT=str(flower_port),
                        EMBEDDED_VALKEY_PORT=str(free_port()), EMBEDDED_S3_PORT=str(free_port()))
@@ -52,7 +69,11 @@ def test_make_up_serves_a_batch_lists_the_worker_in_flower_and_stops_cleanly(tmp
         output = "".join(banner)
         assert "taskplatform is up" in output, output
         secrets = json.loads((var_dir / "dev-secrets.json").read_text())
+        assert secrets == {**old_secrets, "valkey_password": secrets["valkey_password"]}
+        assert len(secrets["valkey_password"]) >= 32
+        assert (var_dir / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
         assert secrets["flower_password"] in output
+        assert secrets["valkey_password"] not in output
 
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30)
         assert api.get("/status").json()["ok"] is True
@@ -66,7 +87,18 @@ def test_make_up_serves_a_batch_lists_the_worker_in_flower_and_stops_cleanly(tmp
         assert httpx.get(f"http://127.0.0.1:{flower_port}/api/workers", timeout=10).status_code == 401
         wait_until(lambda: any(name.startswith("worker@") for name in flower.get("/api/workers").json()),
                    timeout=60, interval=0.5, what="Flower to list the worker")
-        assert _processes_with_var_dir(var_dir), "the launcher's children should be found while it runs"
+        children = _processes_with_var_dir(var_dir)
+        assert children, "the launcher's children should be found while it runs"
+        command_lines = _command_lines([launcher.pid, *children])
+        assert any("flower" in line for line in command_lines.values()), command_lines
+        for pid, line in command_lines.items():
+            for name in ("flower_password", "valkey_password", "s3_secret_key"):
+                assert secrets[name] not in line, f"{name} on the command line of pid {pid}: {line}"
+        valkey_port = int(env["EMBEDDED_VALKEY_PORT"])
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=valkey_port, socket_timeout=5).ping()
+        assert redis.Redis(host="127.0.0.1", port=valkey_port, password=secrets["valkey_password"],
+                           socket_timeout=5).ping()
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=120)

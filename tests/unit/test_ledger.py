@@ -11,6 +11,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from taskplatform import ledger
+from taskplatform.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger import (
     TaskFilter,
     TaskState,
@@ -89,26 +90,63 @@ def test_events_are_appended_in_order(engine: Engine, session: Session) -> None:
     assert all(a.at <= b.at for a, b in zip(events, events[1:], strict=False))
 
 
+def _key(key: str, scope: str = ANONYMOUS, body: str = "body") -> ScopedKey:
+    return ScopedKey(key=key, scope=scope, request_hash=body.ljust(64, "0"))
+
+
 def test_reused_idempotency_key_is_refused_and_finds_the_first(session: Session) -> None:
     assert create_task_record(session=session, task_id="first", name="churn.retrain", queue="training",
-                              idempotency_key="k1")
+                              idempotency=_key("k1"))
     assert not create_task_record(session=session, task_id="second", name="churn.retrain", queue="training",
-                                  idempotency_key="k1")
+                                  idempotency=_key("k1"))
     session.commit()
-    found = find_by_idempotency_key(session=session, name="churn.retrain", key="k1")
+    found = find_by_idempotency_key(session=session, name="churn.retrain", idempotency=_key("k1"))
     assert found is not None and found.id == "first"
+    assert (found.idempotency_scope, found.request_hash) == (ANONYMOUS, "body".ljust(64, "0"))
     assert get_task_record(session=session, task_id="second") is None
     assert task_events(session=session, task_id="second") == []
 
 
 def test_idempotency_key_is_scoped_to_the_task_name_and_absent_keys_never_clash(session: Session) -> None:
     assert create_task_record(session=session, task_id="a", name="churn.retrain", queue="training",
-                              idempotency_key="k1")
+                              idempotency=_key("k1"))
     assert create_task_record(session=session, task_id="b", name="housing.train", queue="training",
-                              idempotency_key="k1")
+                              idempotency=_key("k1"))
     assert create_task_record(session=session, task_id="c", name="housing.train", queue="training")
     assert create_task_record(session=session, task_id="d", name="housing.train", queue="training")
-    assert find_by_idempotency_key(session=session, name="churn.retrain", key="other") is None
+    assert find_by_idempotency_key(session=session, name="churn.retrain", idempotency=_key("other")) is None
+
+
+def test_idempotency_key_is_scoped_to_the_credential(session: Session) -> None:
+    """Breach caught: a key used by one credential returning that credential's task to another one."""
+    assert create_task_record(session=session, task_id="a", name="churn.retrain", queue="training",
+                              idempotency=_key("k1", scope="key:alice"))
+    assert create_task_record(session=session, task_id="b", name="churn.retrain", queue="training",
+                              idempotency=_key("k1", scope="key:bob"))
+    session.commit()
+    found = find_by_idempotency_key(session=session, name="churn.retrain", idempotency=_key("k1", scope="key:bob"))
+    assert found is not None and found.id == "b"
+    assert find_by_idempotency_key(session=session, name="churn.retrain",
+                                   idempotency=_key("k1", scope="key:carol")) is None
+
+
+def test_idempotency_key_with_another_request_hash_is_refused(session: Session) -> None:
+    """Breach caught: the same key with another body silently answering with the first task."""
+    assert create_task_record(session=session, task_id="a", name="churn.retrain", queue="training",
+                              idempotency=_key("k1", body="first"))
+    session.commit()
+    with pytest.raises(IdempotencyKeyReused, match="'k1' was reused with a different request body"):
+        find_by_idempotency_key(session=session, name="churn.retrain", idempotency=_key("k1", body="second"))
+
+
+def test_idempotency_key_recorded_before_hashes_matches_any_request(session: Session) -> None:
+    """Records migrated from before 0005 have no hash: their key still returns them, as it did."""
+    assert create_task_record(session=session, task_id="old", name="churn.retrain", queue="training",
+                              idempotency=_key("k1"))
+    session.execute(TaskRecord.__table__.update().values(request_hash=None))
+    session.commit()
+    found = find_by_idempotency_key(session=session, name="churn.retrain", idempotency=_key("k1", body="new"))
+    assert found is not None and found.id == "old"
 
 
 @pytest.fixture

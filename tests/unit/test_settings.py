@@ -15,11 +15,11 @@ PRODUCTION = {
     "ENVIRONMENT": "production",
     "BROKER_URL": "amqp://taskplatform:s3cr3t-Broker@rabbitmq:5672//",
     "DATABASE_URL": "postgresql+psycopg://taskplatform:s3cr3t-Db@postgres:5432/taskplatform",
-    "API_KEYS": "key-one,key-two",
-    "FLOWER_BASIC_AUTH": "admin:a-long-password",
+    "API_KEYS": "key-one-0123456789abcdef0123456789,key-two-0123456789abcdef0123456789",
+    "FLOWER_BASIC_AUTH": "admin:a-long-flower-password",
     "S3_ENDPOINT_URL": "http://seaweedfs:8333",
-    "S3_ACCESS_KEY": "AKIA-real-access",
-    "S3_SECRET_KEY": "real-secret-value",
+    "S3_ACCESS_KEY": "AKIA-real-access-key",
+    "S3_SECRET_KEY": "real-secret-value-0123456789abcdef",
 }
 
 
@@ -166,13 +166,14 @@ def test_production_with_nothing_set_lists_every_problem_at_once(monkeypatch: py
 def test_production_fully_configured_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     s = settings(monkeypatch, **PRODUCTION)
     assert s.environment == "production"
-    assert s.api_key_set() == frozenset({"key-one", "key-two"})
+    assert s.api_key_set() == frozenset(PRODUCTION["API_KEYS"].split(","))
 
 
 @pytest.mark.parametrize(("override", "problem"), [
     ({"BROKER_URL": "amqp://guest:s3cr3t-Broker@rabbitmq:5672//"}, "BROKER_URL uses a default credential"),
     ({"BROKER_URL": "amqp://taskplatform:CHANGE_ME@rabbitmq:5672//"}, "BROKER_URL uses a default credential"),
-    ({"BROKER_URL": "", "RABBITMQ_HOST": "rabbitmq"}, "BROKER_URL uses a default credential"),
+    ({"BROKER_URL": "", "RABBITMQ_HOST": "rabbitmq"},
+     "BROKER_URL (from RABBITMQ_HOST/USER/PASSWORD) uses a default credential"),
     ({"S3_ACCESS_KEY": "CHANGE_ME"}, "S3_ACCESS_KEY is missing or a default value"),
     ({"S3_ACCESS_KEY": "changeme"}, "S3_ACCESS_KEY is missing or a default value"),
     ({"S3_SECRET_KEY": "ChangeMe"}, "S3_SECRET_KEY is missing or a default value"),
@@ -201,6 +202,92 @@ def test_production_refuses_placeholder_api_keys_and_database_passwords(monkeypa
                                                                         override: dict[str, str]) -> None:
     with pytest.raises(ValidationError, match="refusing to start in production"):
         settings(monkeypatch, **{**PRODUCTION, **override})
+
+
+@pytest.mark.parametrize(("override", "problem"), [
+    ({"BROKER_URL": "redis://redis:6379/0"}, "BROKER_URL has no password"),
+    ({"BROKER_URL": "redis://:@redis:6379/0"}, "BROKER_URL has no password"),
+    ({"BROKER_URL": "amqp://taskplatform@rabbitmq:5672//"}, "BROKER_URL has no password"),
+    ({"BROKER_URL": "amqps://taskplatform:@rabbitmq:5671//"}, "BROKER_URL has no password"),
+    ({"BROKER_URL": "", "REDIS_URL": "redis://redis:6379/0"}, "BROKER_URL (from REDIS_URL) has no password"),
+    ({"RESULT_BACKEND": "redis://redis:6379/1"}, "RESULT_BACKEND has no password"),
+    ({"REDIS_URL": "rediss://redis:6380/1"}, "RESULT_BACKEND (from REDIS_URL) has no password"),
+    ({"DATABASE_URL": "postgresql+psycopg://taskplatform@postgres:5432/taskplatform"},
+     "DATABASE_URL has no password (set DATABASE_ALLOW_PASSWORDLESS=true only for a Unix socket with peer "
+     "authentication or TLS client certificates)"),
+    ({"DATABASE_URL": "sqlite:////var/lib/taskplatform/db.sqlite3"},
+     "DATABASE_URL is SQLite: production needs PostgreSQL (the API, workers and beat share it, often from "
+     "several hosts)"),
+    ({"DATABASE_URL": "mysql://u:long-password@db/x"},
+     "DATABASE_URL must be PostgreSQL (postgresql+psycopg://...), not 'mysql'"),
+    ({"API_KEYS": "x"}, "API_KEYS has 1 key(s) shorter than 32 characters"),
+    ({"API_KEYS": "0123456789abcdef0123456789abcdef,0123456789abcdef0123456789abcde"},
+     "API_KEYS has 1 key(s) shorter than 32 characters"),
+    ({"S3_ACCESS_KEY": "AKIA-short"}, "S3_ACCESS_KEY is shorter than 16 characters"),
+    ({"S3_SECRET_KEY": "a-secret-of-31-characters-xxxxx"}, "S3_SECRET_KEY is shorter than 32 characters"),
+    ({"FLOWER_BASIC_AUTH": "u:p"}, "FLOWER_BASIC_AUTH has a password shorter than 16 characters"),
+    ({"FLOWER_BASIC_AUTH": "admin:a-long-flower-password,ops:short-password"},
+     "FLOWER_BASIC_AUTH has a password shorter than 16 characters"),
+])
+def test_production_refuses_missing_and_short_secrets(monkeypatch: pytest.MonkeyPatch, override: dict[str, str],
+                                                      problem: str) -> None:
+    """Breach caught: production starting on a password-less broker, result backend or database, on SQLite,
+    or with guessable API keys, S3 keys or Flower password (each refused alone, naming its variable)."""
+    env = {**PRODUCTION, **override}
+    if not env["BROKER_URL"]:
+        del env["BROKER_URL"]
+    with pytest.raises(ValidationError) as excinfo:
+        settings(monkeypatch, **env)
+    [error] = excinfo.value.errors()
+    assert error["msg"] == f"Value error, refusing to start in production: {problem}"
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://taskplatform@/taskplatform?host=/run/postgresql",
+    "postgresql+psycopg://taskplatform@postgres/taskplatform?sslmode=verify-full&sslcert=/c.pem&sslkey=/k.pem",
+])
+def test_a_passwordless_database_is_accepted_only_when_allowed(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL has no password"):
+        settings(monkeypatch, **{**PRODUCTION, "DATABASE_URL": url})
+    assert settings(monkeypatch, **{**PRODUCTION, "DATABASE_URL": url,
+                                    "DATABASE_ALLOW_PASSWORDLESS": "true"}).database_url == url
+
+
+def test_a_database_password_in_the_query_string_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+psycopg://taskplatform@postgres/taskplatform?password=a-real-database-password"
+    assert settings(monkeypatch, **{**PRODUCTION, "DATABASE_URL": url}).database_url == url
+
+
+def test_every_new_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        settings(monkeypatch, **{**PRODUCTION, "BROKER_URL": "redis://redis:6379/0", "API_KEYS": "k",
+                                 "DATABASE_URL": "postgresql://u@db/x", "FLOWER_BASIC_AUTH": "u:p",
+                                 "S3_ACCESS_KEY": "short", "S3_SECRET_KEY": "short-too"})
+    message = str(excinfo.value)
+    for name in ("BROKER_URL has", "DATABASE_URL has", "API_KEYS has", "FLOWER_BASIC_AUTH has",
+                 "S3_ACCESS_KEY is shorter", "S3_SECRET_KEY is shorter"):
+        assert name in message
+
+
+def test_get_settings_exits_with_the_problems_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach caught: a refused start dumping a traceback with pydantic's echo of the input values (secrets)."""
+    from taskplatform.settings import SettingsError, get_settings
+
+    for key, value in {**PRODUCTION, "BROKER_URL": "redis://redis:6379/0",
+                       "DATABASE_URL": "postgresql://u:TopSecret-db-password-123@db/x"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TASKPLATFORM_ENV_FILE", "")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as excinfo:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(excinfo.value.code)
+    assert message.startswith("taskplatform: invalid settings")
+    assert "BROKER_URL has no password" in message
+    assert "TopSecret" not in message and "0123456789" not in message and "input" not in message
+    assert excinfo.value.__suppress_context__
 
 
 def test_development_accepts_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
