@@ -122,4 +122,24 @@ def _secret_problems(settings: Settings) -> list[str]:
             problems.append(f"{name} is missing or a default value")
         elif len(secret.get_secret_value()) < shortest:
             problems.append(f"{name} is shorter than {shortest} characters")
+    return [*problems, *_optional_secret_problems(settings)]
+
+
+def _optional_secret_problems(settings: Settings) -> list[str]:
+    """Credentials production does not require, refused when set to a placeholder or too short."""
+    problems = []
+    read_keys = settings.api_read_key_set()
+    if any(_is_default(key) for key in read_keys):
+        problems.append("API_READ_KEYS contains a placeholder key")
+    elif short := sum(len(key) < MIN_API_KEY_LENGTH for key in read_keys):
+        problems.append(f"API_READ_KEYS has {short} key(s) shorter than {MIN_API_KEY_LENGTH} characters")
+    if read_keys & settings.api_key_set():
+        problems.append("API_READ_KEYS and API_KEYS share a key (it would have the full scope)")
+    if settings.jwt_secret is not None and _is_default(settings.jwt_secret.get_secret_value()):
+        problems.append("JWT_SECRET is a placeholder")
+    for name, secret, shortest in (("MODELS_S3_ACCESS_KEY", settings.models_s3_access_key, MIN_S3_ACCESS_KEY_LENGTH),
+                                   ("MODELS_S3_SECRET_KEY", settings.models_s3_secret_key, MIN_S3_SECRET_KEY_LENGTH)):
+        if secret is not None and (_is_default(secret.get_secret_value()) or
+                                   len(secret.get_secret_value()) < shortest):
+            problems.append(f"{name} is a default value or shorter than {shortest} characters")
     return problems

@@ -18,6 +18,11 @@ from taskplatform.production import production_problems
 _REFUSAL = "refusing to start in production: "
 
 
+def _split_keys(value: SecretStr | None) -> frozenset[str]:
+    raw = value.get_secret_value() if value else ""
+    return frozenset(k.strip() for k in raw.split(",") if k.strip())
+
+
 def redact_url(url: str | None) -> str | None:
     """Return the URL with its password replaced by `***` (for logs and /status)."""
     if not url:
@@ -124,8 +129,7 @@ class Settings(BaseSettings):
 
     @property
     def auth_configured(self) -> bool:
-        read_keys = self.api_read_keys.get_secret_value() if self.api_read_keys else ""
-        return bool(self.api_key_set() or read_keys.replace(",", "").strip() or self.jwt_secret or self.jwt_jwks_file)
+        return bool(self.api_key_set() or self.api_read_key_set() or self.jwt_secret or self.jwt_jwks_file)
 
     @property
     def docs_enabled(self) -> bool:
@@ -241,8 +245,10 @@ class Settings(BaseSettings):
         return self.textgen_model or str((self.var_dir / "models" / "tiny-gpt2").resolve())
 
     def api_key_set(self) -> frozenset[str]:
-        raw = self.api_keys.get_secret_value() if self.api_keys else ""
-        return frozenset(k.strip() for k in raw.split(",") if k.strip())
+        return _split_keys(self.api_keys)
+
+    def api_read_key_set(self) -> frozenset[str]:
+        return _split_keys(self.api_read_keys)
 
     @model_validator(mode="after")
     def _production_needs_real_credentials(self) -> Settings:

@@ -8,12 +8,11 @@ import threading
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from ml.housing import synthetic_housing
 from tests.integration.helpers import new_student_ids
-from tests.integration.stack import ROOT, Stack
+from tests.integration.stack import Stack
 
 ALICE, BOB = "alice-" + "a" * 40, "bob-" + "b" * 40
 
@@ -110,8 +109,6 @@ def test_a_multipart_upload_sent_again_with_another_boundary_is_the_same_request
     stack.wait_task(first.json()["task_id"], timeout=120)
 
 
-@pytest.mark.xfail("credential_id" not in (ROOT / "api" / "security.py").read_text(), strict=True,
-                   reason="needs the authentication middleware (issue 9, item 11) to set request.state.credential_id")
 def test_the_same_key_from_two_credentials_makes_two_tasks(stack: Stack) -> None:
     """Breach caught: one client reusing another client's key and getting that client's task (and its result)."""
     api = stack.start_api(name="api-two-keys", API_KEYS=f"{ALICE},{BOB}")
