@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.body_limit import BodyLimitMiddleware
 from api.routers import (
     checkins,
     churn,
@@ -36,6 +37,7 @@ app = FastAPI(
     generate_unique_id_function=_operation_id,
 )
 app.add_middleware(ApiKeyMiddleware)
+app.add_middleware(BodyLimitMiddleware)
 app.include_router(system.router)
 app.include_router(task_status.router)
 app.include_router(checkins.router)

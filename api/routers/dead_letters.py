@@ -12,6 +12,7 @@ from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import BulkReplayOut, DeadLetterList, DeadLetterOut, ReplayIn
 from api.schemas.tasks import TaskAccepted
+from api.validation import Offset, RowId
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
     DeadLetterFilter,
@@ -50,7 +51,7 @@ def _replay(session: Session, letter: DeadLetter, body: object | None, response:
 def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None = None, reason: str | None = None,
                  since: Since = None, replayed: bool | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> DeadLetterList:
+                 offset: Offset = 0) -> DeadLetterList:
     """Dead letters, newest first, filtered by queue, reason, time and whether they were replayed."""
     total, rows = list_dead_letters(session=session, filters=_filters(settings, queue, reason, since, replayed),
                                     limit=limit, offset=offset)
@@ -59,7 +60,7 @@ def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None =
 
 
 @router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
-def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
+def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
     """One dead letter with its original body."""
     letter = get_dead_letter(session=session, letter_id=letter_id)
     if letter is None:
@@ -68,7 +69,7 @@ def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
 
 
 @router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted)
-def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
+def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
     """Apply a dead letter again, as stored or with a corrected `body`; 422 if it is still invalid."""
     letter = get_dead_letter(session=session, letter_id=letter_id)

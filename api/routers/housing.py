@@ -54,24 +54,25 @@ def _data_error(exc: HousingDataError) -> HTTPException:
     return HTTPException(status_code=422, detail={"problems": exc.problems, "columns": exc.columns})
 
 
-async def _training_rows(request: Request, alvo: str | None) -> tuple[list[dict[str, Any]], str]:
+async def _training_rows(request: Request, alvo: str | None, max_columns: int) -> tuple[list[dict[str, Any]], str]:
+    # Parsing megabytes takes long: in the thread pool, so the event loop keeps serving other requests.
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        form = await request.form()  # bounded by the route's body limit (api/body_limit.py)
         upload = form.get("arquivo") or form.get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(status_code=422, detail="send the CSV as the form field `arquivo` (or `file`)")
         try:
-            rows = rows_from_csv(await upload.read(), max_rows=MAX_TRAINING_ROWS)
+            rows = await run_in_threadpool(rows_from_csv, await upload.read(), max_rows=MAX_TRAINING_ROWS,
+                                           max_columns=max_columns)
         except HousingDataError as exc:
             raise _data_error(exc) from None
         target = alvo or str(form.get("alvo") or "preco")
         return rows, target
     try:
-        body = TrainingBody.model_validate_json(await request.body())
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=json.loads(exc.json()) if hasattr(exc, "json") else str(exc)) \
-            from None
+        body = await run_in_threadpool(TrainingBody.model_validate_json, await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(body_errors(exc)) from None  # an excerpt of the input, not all of it
     return body.dados, alvo or body.alvo
 
 
@@ -88,9 +89,9 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
     Every column but the target is a feature. Synchronous by default: answers with the new
     version and its metrics on held-out rows (r2, mae, rmse).
     """
-    rows, target = await _training_rows(request, alvo)
+    rows, target = await _training_rows(request, alvo, settings.housing_max_columns)
     try:
-        infer_features(rows, target=target)
+        await run_in_threadpool(infer_features, rows, target=target, max_columns=settings.housing_max_columns)
     except HousingDataError as exc:
         raise _data_error(exc) from None
     if not assincrono:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
+from api.validation import Offset
 from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
@@ -34,7 +35,7 @@ def list_tasks(
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
                                                         "when no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TaskListOut:
     """Tasks, newest first, filtered by state, name, queue and creation time."""
     if since is not None and since.tzinfo is None:
