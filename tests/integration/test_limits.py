@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from ml.housing import synthetic_housing
+from taskplatform.processes import wait_until
+from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp
 from tests.integration.stack import Stack
 
 HUGE = 11110898590817237753397248  # past BIGINT: an OverflowError in the driver, then a 500
@@ -160,3 +163,23 @@ def test_body_limits_are_settings_and_bound_multipart_uploads(stack: Stack) -> N
     finally:
         small.close()
         stack.supervisor.stop("api-small-limits")
+
+
+def test_the_raw_queue_consumers_dead_letter_what_the_api_refuses(stack: Stack) -> None:
+    """Breach: the raw-queue parsers read NaN as a number and took any id length: a stored session was not JSON, a
+    2,000-character user_id failed in the upload, gpio_used_count = 2**70 failed in the INSERT."""
+    require_amqp(stack)
+    marker = uuid.uuid4().hex[:8]
+    publish_raw_sessions(stack, [f'{{"user_id": "u{marker}", "session_uuid": "nan", "x": NaN}}'.encode(),
+                                 {"user_id": marker + "u" * 2000, "session_uuid": "long"}])
+    publish_rasp_data(stack, [f'{{"id": "pi-{marker}", "cpu_percent": Infinity}}'.encode(),
+                              {"id": f"pi-{marker}", "gpio_used_count": 2**70}])
+
+    def letters() -> dict[str, str]:
+        items = stack.api.get("/dead-letters", params={"limit": 1000}).json()["items"]
+        return {f"{i['queue']}:{i['reason']}": i["error"] for i in items if marker in i["body"]}
+
+    expected = {"raw_sessions:invalid_json", "raw_sessions:invalid_key", "rasp_data:invalid_json",
+                "rasp_data:invalid_message"}
+    wait_until(lambda: set(letters()) == expected, timeout=30, what="four dead letters")
+    assert "gpio_used_count" in letters()["rasp_data:invalid_message"]
