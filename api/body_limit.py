@@ -7,6 +7,7 @@ read their bodies through `receive`, so JSON, raw and multipart bodies are all b
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -18,13 +19,16 @@ from taskplatform.settings import Settings, get_settings
 
 
 def route_limits(settings: Settings) -> dict[str, int]:
-    """Path -> largest body in bytes; every other path has `MAX_BODY_BYTES`."""
+    """Path (or fnmatch pattern) -> largest body in bytes; every other path has `MAX_BODY_BYTES`."""
     return {
         "/checkin/batch": settings.max_body_bytes_checkins,
+        "/alunos": settings.max_body_bytes_checkins,  # as many students as check-ins in a batch
         "/treinar": settings.max_body_bytes_training,
         "/prever": settings.max_body_bytes_prediction,
         "/sessions": settings.max_body_bytes_sessions,
         "/devices/health": settings.max_body_bytes_device_health,
+        # a corrected body may be any dead letter's, a whole session included
+        "/dead-letters/*/replay": max(settings.max_body_bytes, settings.max_body_bytes_sessions),
     }
 
 
@@ -59,7 +63,11 @@ class BodyLimitMiddleware:
         self.per_route = dict(route_limits(get_settings()) if per_route is None else per_route)
 
     def limit_for(self, path: str) -> int:
-        return self.per_route.get(path.rstrip("/") or "/", self.default)
+        path = path.rstrip("/") or "/"
+        if path in self.per_route:
+            return self.per_route[path]
+        return next((limit for pattern, limit in self.per_route.items() if "*" in pattern
+                     and fnmatch.fnmatchcase(path, pattern)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
