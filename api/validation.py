@@ -13,6 +13,12 @@ DB_INT_MAX = 2**63 - 1
 Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 #: A row id in a path (`/dead-letters/{letter_id}`).
 RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+#: Text the database can compare and store: PostgreSQL refuses NUL characters (a 500 from the driver otherwise).
+NO_NUL = r"^[^\x00]*$"
+#: A free-text filter of a listing, compared with a column of at most 200 characters.
+FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
+#: An id or name in a path, looked up in the database.
+PathText = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
 #: Longest string an error echoes back as `input`; longer ones are cut, containers dropped.
 INPUT_EXCERPT = 100
 

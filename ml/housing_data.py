@@ -118,6 +118,9 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str, max_column
     if target not in columns:
         raise HousingDataError([f"the target column {short_repr(target)} is not in the data (columns: "
                                 f"{', '.join(map(short_repr, columns))})"], [target])
+    unstorable = [c for c in columns if "\x00" in str(c)]  # names go to the registry, where PostgreSQL refuses NUL
+    if unstorable:
+        raise HousingDataError([f"column name {short_repr(c)} holds a NUL character" for c in unstorable], unstorable)
     problems: list[str] = []
     bad_columns: list[str] = []
     if len(rows) < MIN_TRAIN_ROWS:
@@ -168,10 +171,11 @@ def _first_bad(values: list[Any], numeric: bool) -> int | None:
             bad = np.flatnonzero(np.abs(floats) > MAX_MAGNITUDE)  # NaN (missing) compares False
             return int(bad[0]) if bad.size else None
         return next(i for i, v in enumerate(values) if not (v is None or is_number(v)))
+    # NUL: an asynchronous prediction's rows go into the ledger, where PostgreSQL refuses it
     if set(map(type, values)) <= {str, type(None)}:
-        return None
-    return next((i for i, v in enumerate(values) if not (v is None or isinstance(v, str | bool) or is_number(v))),
-                None)
+        return next((i for i, v in enumerate(values) if v is not None and "\x00" in v), None)
+    return next((i for i, v in enumerate(values) if not (v is None or isinstance(v, bool) or is_number(v)
+                                                         or (isinstance(v, str) and "\x00" not in v))), None)
 
 
 def check_prediction_rows(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> None:
@@ -207,7 +211,7 @@ def check_prediction_rows(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) 
     if len(unknown) > len(named):
         problems.append(f"{len(unknown) - len(named)} more unknown columns")
     problems += [f"missing column {name!r} (first in row {i})" for name, i in missing.items()]
-    problems += [f"column {name!r} must be {'a number' if name in spec.numeric else 'text'}"
+    problems += [f"column {name!r} must be {'a number' if name in spec.numeric else 'text without NUL characters'}"
                  f"{f' within ±{MAX_MAGNITUDE:g}' if name in spec.numeric else ''}, got {short_repr(value)} in row {i}"
                  for name, (i, value) in wrong.items()]
     if problems:

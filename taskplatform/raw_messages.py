@@ -23,34 +23,43 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _first_non_finite(document: Any) -> tuple[tuple[str | int, ...], float] | None:
-    """Path and value of the first NaN or infinity in a decoded document (iterative: any depth)."""
+_NUL = "a NUL character (\\u0000), which PostgreSQL cannot store in text or JSON"
+
+
+def _first_unstorable(document: Any) -> tuple[tuple[str | int, ...], str, str] | None:
+    """Path, reason and message of the first value a JSON column or file cannot hold (iterative: any depth)."""
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, float):
             if not math.isfinite(value):
-                return path, value
+                return path, "invalid_json", f"{value} is not a JSON number (JSON numbers are finite)"
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return path, "invalid_text", _NUL
         elif isinstance(value, dict):
+            for key in value:
+                if "\x00" in str(key):
+                    return (*path, str(key)), "invalid_text", "a key with " + _NUL
             stack.extend(((*path, str(k)), v) for k, v in reversed(value.items()))
         elif isinstance(value, list | tuple):
             stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
     return None
 
 
-def check_finite(document: Any) -> None:
-    """InvalidMessage (`invalid_json`) when a number is NaN or infinite: JSON has no such numbers, and Python's json
-    module reads and writes them anyway (`NaN`, `Infinity`, `1e999`), so a stored copy would not be JSON."""
-    found = _first_non_finite(document)
+def check_storable(document: Any) -> None:
+    """InvalidMessage when a number is NaN or infinite (`invalid_json`: JSON has no such numbers, yet Python's json
+    module reads and writes `NaN`, `Infinity` and `1e999`, so a stored copy would not be JSON), or when a string holds
+    a NUL character (`invalid_text`: the ledger's and the tables' JSON and text columns refuse it on PostgreSQL)."""
+    found = _first_unstorable(document)
     if found is not None:
-        path, value = found
-        where = ".".join(map(str, path)) or "body"
-        raise InvalidMessage("invalid_json", f"{where}: {value} is not a JSON number (JSON numbers are finite)", path)
+        path, reason, problem = found
+        raise InvalidMessage(reason, f"{'.'.join(map(str, path)) or 'body'}: {problem}", path)
 
 
 def json_object(body: bytes | str | dict[str, Any], *, what: str, max_bytes: int | None = None) -> dict[str, Any]:
-    """The body as a JSON object of finite numbers, or InvalidMessage (`invalid_json`, `invalid_message`,
-    `too_large` when the raw body exceeds `max_bytes`)."""
+    """The body as a JSON object a database can store, or InvalidMessage (`invalid_json`, `invalid_text`,
+    `invalid_message`, `too_large` when the raw body exceeds `max_bytes`)."""
     if isinstance(body, dict):
         document: Any = body
     else:
@@ -62,7 +71,7 @@ def json_object(body: bytes | str | dict[str, Any], *, what: str, max_bytes: int
             raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise InvalidMessage("invalid_message", f"{what} must be a JSON object")
-    check_finite(document)
+    check_storable(document)
     return document
 
 

@@ -12,7 +12,7 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.tasks import TaskAccepted
-from api.validation import Offset
+from api.validation import FilterText, Offset, PathText
 from taskplatform.celery_app import app as celery_app
 from taskplatform.devices import (
     DeviceReading,
@@ -74,7 +74,7 @@ async def post_health(request: Request, session: SessionDep, response: Response,
 
 
 @router.get("/devices", response_model=DeviceList)
-def devices(session: SessionDep, settings: SettingsDep, wifi_status: str | None = None,
+def devices(session: SessionDep, settings: SettingsDep, wifi_status: FilterText = None,
             stale: Annotated[bool | None, Query(description="only devices silent longer than DEVICE_STALE_AFTER "
                                                             "(true) or not (false)")] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -94,7 +94,7 @@ def device_messages(session: SessionDep, limit: Annotated[int, Query(ge=1, le=10
 
 
 @router.get("/devices/{raspberry_id}", response_model=DeviceOut)
-def device(raspberry_id: str, session: SessionDep, settings: SettingsDep) -> DeviceOut:
+def device(raspberry_id: PathText, session: SessionDep, settings: SettingsDep) -> DeviceOut:
     """One device's latest status; 404 if it never reported."""
     found = get_device(session=session, raspberry_id=raspberry_id)
     if found is None:

@@ -14,7 +14,7 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
-from api.validation import body_errors
+from api.validation import PathText, body_errors
 from ml.housing import HousingDataError, check_prediction_rows, infer_features, rows_from_csv, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
@@ -156,7 +156,7 @@ def housing_models(session: SessionDep) -> list[ModelVersionOut]:
 
 
 @router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut)
-def activate_housing_model(versao: str, session: SessionDep) -> ModelVersionOut:
+def activate_housing_model(versao: PathText, session: SessionDep) -> ModelVersionOut:
     """Make an earlier version the active one (workers and API replicas pick it up within seconds)."""
     with get_engine().begin() as connection:
         if get_version(connection=connection, kind=KIND, version=versao) is None:

@@ -151,7 +151,8 @@ def test_a_chunked_body_is_cut_off_at_the_routes_limit(stack: Stack, path: str, 
 def test_body_limits_are_settings_and_bound_multipart_uploads(stack: Stack) -> None:
     """Breach: multipart uploads and every other route were unbounded. A second API with small limits (the settings
     MAX_BODY_BYTES and MAX_BODY_BYTES_TRAINING) refuses what the first accepts."""
-    small = stack.start_api(name="api-small-limits", MAX_BODY_BYTES="2048", MAX_BODY_BYTES_TRAINING="65536")
+    small = stack.start_api(name="api-small-limits", MAX_BODY_BYTES="2048", MAX_BODY_BYTES_TRAINING="65536",
+                            MAX_BODY_BYTES_CHECKINS="4096")
     try:
         csv = "area_m2,bairro,preco\n" + "".join(f"{50 + i % 90},Moema,{300000 + i * 7}\n" for i in range(4000))
         upload = {"arquivo": ("casas.csv", csv.encode(), "text/csv")}
@@ -159,6 +160,7 @@ def test_body_limits_are_settings_and_bound_multipart_uploads(stack: Stack) -> N
         students = [{"aluno_id": i, "nome": f"aluno {i}"} for i in range(1, 200)]
         assert small.post("/alunos", json=students).status_code == 413
         assert small.post("/alunos", json=students[:3]).status_code == 200
+        assert small.post("/api/predict", json={"text": "olá " * 1000}).status_code == 413  # MAX_BODY_BYTES
         assert json.loads(small.get("/").content)  # still answering
     finally:
         small.close()
@@ -183,3 +185,18 @@ def test_the_raw_queue_consumers_dead_letter_what_the_api_refuses(stack: Stack) 
                 "rasp_data:invalid_message"}
     wait_until(lambda: set(letters()) == expected, timeout=30, what="four dead letters")
     assert "gpio_used_count" in letters()["rasp_data:invalid_message"]
+
+
+def test_nul_characters_are_422s_not_500s(stack: Stack) -> None:
+    """Breach (PostgreSQL): text and JSON columns refuse NUL, so a NUL in a filter, a path or a body was a 500, or a
+    202 whose task then failed."""
+    before = {name: _queued(stack, name) for name in ("sessions.persist", "devices.upsert")}
+    assert _locs(stack.api.get("/tarefas", params={"name": "a\x00"})) == [["query", "name"]]
+    assert _locs(stack.api.get("/devices", params={"wifi_status": "\x00"})) == [["query", "wifi_status"]]
+    assert _locs(stack.api.get("/tarefa/a%00b")) == [["path", "task_id"]]
+    assert _locs(stack.api.get("/devices/pi%00")) == [["path", "raspberry_id"]]
+    assert _locs(stack.api.post("/alunos", json=[{"aluno_id": 1, "nome": "a\x00"}])) == [["body", 0, "nome"]]
+    assert _locs(stack.api.post("/devices/health", json={"id": "pi\x00"})) == [["body", "id"]]
+    assert _locs(stack.api.post("/sessions", json={"user_id": "u", "session_uuid": "s", "e": ["\x00"]})) == [
+        ["body", "e", 0]]
+    assert {name: _queued(stack, name) for name in before} == before

@@ -135,3 +135,15 @@ def test_the_predictor_cache_is_bounded_in_bytes(trained: Any, monkeypatch: pyte
         assert predictor._price_cache().bytes <= 200_000
     assert len(predictor._price_cache()) < 40
     engine.dispose()
+
+
+def test_nul_characters_are_refused_in_column_names_and_text_values(trained: Any) -> None:
+    """Breach: a column name with NUL went into the registry's JSON (PostgreSQL refuses it: a 500 after training),
+    a text value with NUL into the ledger's copy of an asynchronous prediction."""
+    rows = [{**row, "bair\x00ro": "x"} for row in synthetic_housing(30)]
+    with pytest.raises(HousingDataError, match="NUL"):
+        infer_features(rows, target="preco")
+    for count in (1, 100):
+        with pytest.raises(HousingDataError) as caught:
+            check_prediction_rows([{**ROW, "bairro": "Mo\x00ema"}] * count, trained.spec)
+        assert caught.value.columns == ["bairro"]

@@ -127,3 +127,15 @@ def test_a_422_quotes_an_excerpt_of_a_large_input_not_all_of_it() -> None:
     with pytest.raises(ValidationError) as whole:
         _Rows.model_validate_json(json.dumps([huge]))
     assert len(json.dumps(body_errors(whole.value))) < 2_000
+
+
+@pytest.mark.parametrize("document", [{"id": "pi\x00"}, {"id": "pi", "notes": ["ok", "n\x00"]},
+                                      {"id": "pi", "net_ifaces": {"eth\x000": 1}}])
+def test_a_nul_character_is_refused_before_it_reaches_postgresql(document: dict[str, Any]) -> None:
+    """Breach: PostgreSQL's text and JSON columns refuse NUL: a reading holding one was accepted with 202 and then
+    failed in the worker (and, on Redis, in the ledger's copy of the message: a 500)."""
+    with pytest.raises(InvalidMessage) as caught:
+        parse_reading(document)
+    assert caught.value.reason == "invalid_text"
+    with pytest.raises(InvalidMessage):
+        parse_session(json.dumps(_session(**document)).encode())
