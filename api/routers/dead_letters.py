@@ -12,7 +12,7 @@ from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import BulkReplayOut, DeadLetterList, DeadLetterOut, ReplayIn
 from api.schemas.tasks import TaskAccepted
-from api.validation import Offset, RowId
+from api.validation import FilterText, Offset, RowId
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
     DeadLetterFilter,
@@ -48,7 +48,7 @@ def _replay(session: Session, letter: DeadLetter, body: object | None, response:
 
 
 @router.get("/dead-letters", response_model=DeadLetterList)
-def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None = None, reason: str | None = None,
+def dead_letters(session: SessionDep, settings: SettingsDep, queue: FilterText = None, reason: FilterText = None,
                  since: Since = None, replayed: bool | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Offset = 0) -> DeadLetterList:

@@ -193,6 +193,7 @@ def test_nul_characters_are_422s_not_500s(stack: Stack) -> None:
     before = {name: _queued(stack, name) for name in ("sessions.persist", "devices.upsert")}
     assert _locs(stack.api.get("/tarefas", params={"name": "a\x00"})) == [["query", "name"]]
     assert _locs(stack.api.get("/devices", params={"wifi_status": "\x00"})) == [["query", "wifi_status"]]
+    assert _locs(stack.api.get("/dead-letters", params={"reason": "\x00"})) == [["query", "reason"]]
     assert _locs(stack.api.get("/tarefa/a%00b")) == [["path", "task_id"]]
     assert _locs(stack.api.get("/devices/pi%00")) == [["path", "raspberry_id"]]
     assert _locs(stack.api.post("/alunos", json=[{"aluno_id": 1, "nome": "a\x00"}])) == [["body", 0, "nome"]]
