@@ -31,6 +31,7 @@ MAX_PREDICTION_ROWS = 10_000
 # Up to this many rows a prediction takes well under a millisecond, so it runs on the event loop;
 # larger ones, and any that must first check the registry for a new version, go to the thread pool.
 INLINE_PREDICTION_ROWS = 100
+INLINE_PREDICTION_BYTES = 64 * 1024
 Async = Annotated[bool, Query(description="true: answer 202 with a task id instead of waiting")]
 
 
@@ -128,7 +129,9 @@ async def prever(request: Request, response: Response, assincrono: Async = False
     pydantic-core pass, predicted from the model's linear form, serialized directly.
     """
     try:
-        body = PredictionBody.model_validate_json(await request.body())
+        raw = await request.body()
+        body = (PredictionBody.model_validate_json(raw) if len(raw) <= INLINE_PREDICTION_BYTES  # the one-row path
+                else await run_in_threadpool(PredictionBody.model_validate_json, raw))  # up to 8 MiB: not on the loop
     except ValidationError as exc:
         raise RequestValidationError(body_errors(exc)) from None
     try:
