@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
+
+from taskplatform.settings import get_settings
 
 #: The database's integer range (BIGINT, SQLite's INTEGER): larger numbers overflow in the driver.
 DB_INT_MAX = 2**63 - 1
@@ -19,6 +22,22 @@ NO_NUL = r"^[^\x00]*$"
 FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 #: An id or name in a path, looked up in the database.
 PathText = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+
+
+def utc_representable(value: datetime | None) -> datetime | None:
+    """A moment the database can compare: in UTC (naive ones are local TIMEZONE) it must fall in years 1 to 9999,
+    else the conversion overflows in the driver (a 500)."""
+    if value is not None:
+        try:
+            (value if value.tzinfo else value.replace(tzinfo=get_settings().tz)).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("the moment falls outside years 1 to 9999 in UTC") from None
+    return value
+
+
+#: A lower bound in time for a listing, as a query parameter.
+UtcMoment = AfterValidator(utc_representable)
+
 #: Longest string an error echoes back as `input`; longer ones are cut, containers dropped.
 INPUT_EXCERPT = 100
 

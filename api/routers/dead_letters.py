@@ -12,7 +12,7 @@ from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import BulkReplayOut, DeadLetterList, DeadLetterOut, ReplayIn
 from api.schemas.tasks import TaskAccepted
-from api.validation import FilterText, Offset, RowId
+from api.validation import FilterText, Offset, RowId, UtcMoment
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
     DeadLetterFilter,
@@ -27,7 +27,8 @@ from taskplatform.replay import replay_for
 
 router = APIRouter(tags=["dead-letters"])
 
-Since = Annotated[datetime | None, Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
+Since = Annotated[datetime | None, UtcMoment,
+                  Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
 
 
 def _filters(settings: SettingsDep, queue: str | None, reason: str | None, since: datetime | None,

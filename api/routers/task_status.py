@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
-from api.validation import FilterText, Offset, PathText
+from api.validation import FilterText, Offset, PathText, UtcMoment
 from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
@@ -32,7 +32,7 @@ def list_tasks(
     state: TaskState | None = None,
     name: FilterText = None,
     queue: FilterText = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
+    since: Annotated[datetime | None, UtcMoment, Query(description="Created at or after (ISO 8601; local TIMEZONE "
                                                         "when no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,

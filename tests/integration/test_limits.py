@@ -39,6 +39,15 @@ def test_an_offset_past_the_databases_range_is_a_422(stack: Stack, path: str) ->
     assert stack.api.get(path, params={"offset": 2**63 - 1}).status_code == 200
 
 
+@pytest.mark.parametrize(("path", "since"), [("/tarefas", "0001-01-01T00:00:00+05:00"),
+                                             ("/dead-letters", "9999-12-31T23:00:00")])
+def test_a_since_outside_utcs_years_is_a_422(stack: Stack, path: str, since: str) -> None:
+    """Breach: a `since` that leaves years 1-9999 once in UTC (naive ones are local, UTC-3) overflowed in the
+    driver: a 500."""
+    assert _locs(stack.api.get(path, params={"since": since})) == [["query", "since"]]
+    assert stack.api.get(path, params={"since": "0001-01-02T00:00:00"}).status_code == 200
+
+
 def test_a_dead_letter_id_past_the_databases_range_is_a_422(stack: Stack) -> None:
     """Breach: /dead-letters/{id} passed any integer to the database."""
     assert _locs(stack.api.get(f"/dead-letters/{HUGE}")) == [["path", "letter_id"]]
