@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.auth import AccessMiddleware, Verifier, document_access
+from api.body_limit import BodyLimitMiddleware, route_limits
 from api.routers import (
     checkins,
     churn,
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AccessMiddleware, verifier=Verifier.from_settings(settings),
                        textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
     for module in (system, task_status, checkins, reports, churn, devices, sessions, dead_letters, housing, textgen):
         app.include_router(module.router)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,18 @@ MIN_TRAIN_ROWS = 20
 MAX_ROWS_NAMED = 10
 # Up to this many values a Python loop checks a column faster than numpy's per-call overhead allows.
 FEW_ROWS = 32
+#: Largest magnitude of a numeric feature or target. No area, age or price in R$ comes near a quadrillion; beyond
+#: it, sums of squares in the fit lose meaning and a prediction may not be a finite number at all (1e308 makes inf).
+MAX_MAGNITUDE = 1e15
+# Errors quote the caller's values and column names: short, whatever their size.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+
+
+def short_repr(value: Any) -> str:
+    return _SHORT.repr(value)
 
 
 class HousingDataError(ValueError):
@@ -23,7 +36,7 @@ class HousingDataError(ValueError):
     def __init__(self, problems: list[str], columns: Sequence[str] = ()) -> None:
         super().__init__("; ".join(problems))
         self.problems = list(problems)
-        self.columns = sorted(set(columns))
+        self.columns = sorted({c if len(c) <= 100 else c[:100] + "..." for c in map(str, columns)})
 
 
 @dataclass(frozen=True)
@@ -53,8 +66,9 @@ def _to_float(value: Any) -> float:
         return math.inf
 
 
-def _is_finite(value: Any) -> bool:
-    return is_number(value) and math.isfinite(_to_float(value))
+def _in_range(value: Any) -> bool:
+    """A number within ±MAX_MAGNITUDE (so also finite)."""
+    return is_number(value) and abs(_to_float(value)) <= MAX_MAGNITUDE
 
 
 _PLAIN_TYPES = {float, int, type(None)}
@@ -90,17 +104,23 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> FeatureSpec:
+def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str, max_columns: int | None = None) -> FeatureSpec:
     """Every column but `target` is a feature: numeric when all its present values are numbers, else categorical.
 
-    A key absent from a row counts as a missing value, like None, so JSON rows may leave out their nulls.
+    A key absent from a row counts as a missing value, like None, so JSON rows may leave out their nulls. Numbers
+    must lie within ±MAX_MAGNITUDE; at most `max_columns` columns (target included) are accepted.
     """
     if not rows:
         raise HousingDataError(["there are no rows"])
     columns = _columns(rows)
+    if max_columns is not None and len(columns) > max_columns:
+        raise HousingDataError([f"the rows have {len(columns)} columns; at most {max_columns} are accepted"])
     if target not in columns:
-        raise HousingDataError([f"the target column {target!r} is not in the data (columns: {', '.join(columns)})"],
-                               [target])
+        raise HousingDataError([f"the target column {short_repr(target)} is not in the data (columns: "
+                                f"{', '.join(map(short_repr, columns))})"], [target])
+    unstorable = [c for c in columns if "\x00" in str(c)]  # names go to the registry, where PostgreSQL refuses NUL
+    if unstorable:
+        raise HousingDataError([f"column name {short_repr(c)} holds a NUL character" for c in unstorable], unstorable)
     problems: list[str] = []
     bad_columns: list[str] = []
     if len(rows) < MIN_TRAIN_ROWS:
@@ -110,10 +130,12 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> Feature
         problems.append(f"{which_rows('row', absent)} no {target!r} value")
     values = [row.get(target) for row in rows]
     targets = numeric_array(values)
-    finite = np.isfinite(targets) if targets is not None else np.array([_is_finite(v) for v in values], dtype=bool)
-    unusable = [i for i in np.flatnonzero(~finite).tolist() if target in rows[i]]
+    usable = (np.abs(targets) <= MAX_MAGNITUDE if targets is not None  # NaN compares False: unusable
+              else np.array([_in_range(v) for v in values], dtype=bool))
+    unusable = [i for i in np.flatnonzero(~usable).tolist() if target in rows[i]]
     if unusable:
-        problems.append(f"{which_rows('row', unusable)} a missing or non-numeric {target!r} value")
+        problems.append(f"{which_rows('row', unusable)} a missing or non-numeric {target!r} value, or one beyond "
+                        f"±{MAX_MAGNITUDE:g}")
     if absent or unusable:
         bad_columns.append(target)
     numeric: list[str] = []
@@ -126,8 +148,10 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> Feature
         if np.isnan(values).all():
             problems.append(f"column {name!r} has no values")
             bad_columns.append(name)
-        elif np.isinf(values).any():
-            problems.append(f"column {name!r} holds a number too large to use")
+        elif (np.abs(values) > MAX_MAGNITUDE).any():
+            beyond = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE).tolist()
+            problems.append(f"column {short_repr(name)}: {which_rows('row', beyond)} a number beyond "
+                            f"±{MAX_MAGNITUDE:g}")
             bad_columns.append(name)
         numeric.append(name)
     if len(columns) == 1:
@@ -140,18 +164,18 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str) -> Feature
 def _first_bad(values: list[Any], numeric: bool) -> int | None:
     """Index of the first value a numeric (or categorical) column cannot take, None when all are fine."""
     if numeric and len(values) <= FEW_ROWS:
-        return next((i for i, v in enumerate(values)
-                     if v is not None and not (is_number(v) and not math.isinf(_to_float(v)))), None)
+        return next((i for i, v in enumerate(values) if not (is_missing(v) or _in_range(v))), None)
     if numeric:
         floats = numeric_array(values)
         if floats is not None:
-            bad = np.flatnonzero(np.isinf(floats))
+            bad = np.flatnonzero(np.abs(floats) > MAX_MAGNITUDE)  # NaN (missing) compares False
             return int(bad[0]) if bad.size else None
         return next(i for i, v in enumerate(values) if not (v is None or is_number(v)))
+    # NUL: an asynchronous prediction's rows go into the ledger, where PostgreSQL refuses it
     if set(map(type, values)) <= {str, type(None)}:
-        return None
-    return next((i for i, v in enumerate(values) if not (v is None or isinstance(v, str | bool) or is_number(v))),
-                None)
+        return next((i for i, v in enumerate(values) if v is not None and "\x00" in v), None)
+    return next((i for i, v in enumerate(values) if not (v is None or isinstance(v, bool) or is_number(v)
+                                                         or (isinstance(v, str) and "\x00" not in v))), None)
 
 
 def check_prediction_rows(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> None:
@@ -182,12 +206,16 @@ def check_prediction_rows(rows: Sequence[Mapping[str, Any]], spec: FeatureSpec) 
         bad = _first_bad(values, name in spec.numeric)
         if bad is not None:
             wrong[name] = (bad, values[bad])
-    problems = [f"unknown column {name!r} (first in row {i})" for name, i in unknown.items()]
+    named = dict(list(unknown.items())[:MAX_ROWS_NAMED])  # any number of keys may be unknown: name a few
+    problems = [f"unknown column {short_repr(name)} (first in row {i})" for name, i in named.items()]
+    if len(unknown) > len(named):
+        problems.append(f"{len(unknown) - len(named)} more unknown columns")
     problems += [f"missing column {name!r} (first in row {i})" for name, i in missing.items()]
-    problems += [f"column {name!r} must be {'a number' if name in spec.numeric else 'text'}, got {value!r} in row {i}"
+    problems += [f"column {name!r} must be {'a number' if name in spec.numeric else 'text without NUL characters'}"
+                 f"{f' within ±{MAX_MAGNITUDE:g}' if name in spec.numeric else ''}, got {short_repr(value)} in row {i}"
                  for name, (i, value) in wrong.items()]
     if problems:
-        raise HousingDataError(problems, [*unknown, *missing, *wrong])
+        raise HousingDataError(problems, [*named, *missing, *wrong])
 
 
 def _canonical_column(values: list[Any]) -> list[Any]:

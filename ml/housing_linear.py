@@ -85,6 +85,17 @@ class LinearPricer:
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
         return [self.price(row) for row in rows]
 
+    def largest_term(self, row: Mapping[str, Any]) -> str | None:
+        """The numeric column that moves this row's price the most (the culprit of a price that is not finite)."""
+        def size(term: _Numeric) -> float:
+            value = row.get(term.name)
+            value = term.fill if value is None or value != value else float(value)
+            with np.errstate(all="ignore"):
+                moved = abs(float(np.float64(value - term.mean) / term.scale * term.coef))
+            return moved if moved == moved else math.inf  # NaN: inf times 0 somewhere, as guilty as inf
+
+        return max(self.numeric, key=size).name if self.numeric else None
+
 
 def _steps(pipeline: Any, names: Sequence[str]) -> list[Any]:
     steps = getattr(pipeline, "named_steps", None)

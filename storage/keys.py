@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE = re.compile(r"[A-Za-z0-9._-]+")
+#: S3 (and SeaweedFS, Garage, MinIO) refuse object keys longer than this many bytes.
+MAX_KEY_BYTES = 1024
 
 
 def _segment(value: str, what: str) -> str:
-    if not _SAFE.match(value) or value in {".", ".."}:
-        raise ValueError(f"{what} {value!r} cannot be part of an object key (letters, digits, '.', '_', '-')")
+    # fullmatch: `$` would also match before a trailing newline ("abc\n")
+    if not _SAFE.fullmatch(value) or value in {".", ".."}:
+        shown = value if len(value) <= 60 else value[:60] + "..."
+        raise ValueError(f"{what} {shown!r} cannot be part of an object key (letters, digits, '.', '_', '-')")
     return value
 
 
@@ -29,7 +33,11 @@ def model_json_key(kind: str, version: str) -> str:
 
 def session_key(user_id: str, session_uuid: str) -> str:
     """`sessions/{user_id}/{session_uuid}.json`, the seed's layout."""
-    return f"sessions/{_segment(user_id, 'user_id')}/{_segment(session_uuid, 'session_uuid')}.json"
+    key = f"sessions/{_segment(user_id, 'user_id')}/{_segment(session_uuid, 'session_uuid')}.json"
+    if len(key) > MAX_KEY_BYTES:  # segments are ASCII: characters are bytes
+        raise ValueError(f"user_id and session_uuid make a key of {len(key)} bytes; the object store takes at most "
+                         f"{MAX_KEY_BYTES}")
+    return key
 
 
 def dataset_key(kind: str, data_hash: str) -> str:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from taskplatform.ledger import dialect_insert
 from taskplatform.models import DeviceMessage, DeviceStatus
 from taskplatform.raw_messages import InvalidMessage, json_object
+from taskplatform.settings import get_settings
 
 #: Columns a reading may set; anything else the device sends is kept in `extra`.
 COLUMNS = ("wifi_status", "mem_usage", "cpu_temp", "led_internal_status", "led_external_status", "cpu_percent",
            "gpio_used_count", "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent", "net_bytes_recv",
            "net_ifaces")
+# The columns' ranges (taskplatform/models.py): a value beyond them fails the INSERT in the worker, after a 202.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 
 class DeviceReading(BaseModel):
@@ -31,30 +36,43 @@ class DeviceReading(BaseModel):
     cpu_temp: str | None = Field(default=None, max_length=100)
     led_internal_status: bool | None = None
     led_external_status: bool | None = None
-    cpu_percent: float | None = None
-    gpio_used_count: int | None = None
+    cpu_percent: float | None = Field(default=None, allow_inf_nan=False)
+    gpio_used_count: int | None = Field(default=None, ge=0, le=INT32_MAX)
     spi_buses: list[Any] | dict[str, Any] | None = None
     i2c_buses: list[Any] | dict[str, Any] | None = None
-    usb_devices_count: int | None = None
-    net_bytes_sent: int | None = Field(default=None, ge=0)
-    net_bytes_recv: int | None = Field(default=None, ge=0)
+    usb_devices_count: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    net_bytes_sent: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    net_bytes_recv: int | None = Field(default=None, ge=0, le=INT64_MAX)
     net_ifaces: list[Any] | dict[str, Any] | None = None
 
-    @field_validator("id", "wifi_status", "mem_usage", "cpu_temp", mode="before")
+    TEXT_FIELDS: ClassVar[tuple[str, ...]] = ("id", "wifi_status", "mem_usage", "cpu_temp")
+
+    @field_validator(*TEXT_FIELDS, mode="before")
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         # Devices send "48°C" or 48: the seed stores text either way.
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
+    @model_validator(mode="after")
+    def _bounded_extra(self) -> DeviceReading:
+        if self.model_extra:
+            limit = get_settings().device_extra_max_bytes
+            size = len(json.dumps(self.model_extra, ensure_ascii=False).encode())
+            if size > limit:
+                raise ValueError(f"the fields without a column of their own ({len(self.model_extra)}, kept in "
+                                 f"`extra`) take {size} bytes as JSON; at most {limit} (DEVICE_EXTRA_MAX_BYTES)")
+        return self
+
 
 def parse_reading(body: bytes | str | dict[str, Any]) -> DeviceReading:
     """Validate a body; InvalidMessage says why it can never be applied."""
-    document = json_object(body, what="a health check")
+    document = json_object(body, what="a health check", max_bytes=get_settings().max_body_bytes_device_health)
     try:
         return DeviceReading.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise InvalidMessage("invalid_message", problems) from None
+        errors = exc.errors()
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'extra'}: {e['msg']}" for e in errors)
+        raise InvalidMessage("invalid_message", problems, tuple(errors[0]["loc"]) or ("extra",)) from None
 
 
 def _merge(readings: Sequence[tuple[DeviceReading, datetime]]) -> dict[str, dict[str, Any]]:

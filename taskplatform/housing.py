@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 import warnings
@@ -17,6 +18,7 @@ from sqlalchemy import update
 from ml.housing import (
     HousingDataError,
     check_prediction_rows,
+    finite_prices,
     predict_prices,
     prediction_plot_png,
     rows_hash,
@@ -29,6 +31,7 @@ from taskplatform.model_registry import activate_version, record_decision, regis
 from taskplatform.model_store import load_active, save_artifact
 from taskplatform.models import ModelVersion
 from taskplatform.object_store import put_bytes
+from taskplatform.settings import get_settings
 
 KIND = "housing"
 logger = logging.getLogger("taskplatform.housing")
@@ -36,7 +39,44 @@ logger = logging.getLogger("taskplatform.housing")
 # scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
 # predictions there) that its config cannot be propagated; we set none, so it is only noise.
 warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
-CACHE_SIZE = 100_000
+# An entry's memory besides its row key: the (version, key) tuple, the float, the dict slot and the linked-list
+# node of OrderedDict (tracemalloc: about 155 bytes on CPython 3.11; rounded up for other builds).
+ENTRY_OVERHEAD = 256
+
+
+class PriceCache:
+    """Prices by (model version, row key), least recently added evicted first, bounded in bytes.
+
+    A bound in entries let 5 KB `bairro` strings grow one API process by 300 MB; an entry's size is estimated
+    from its key (`sys.getsizeof`, exact for a str) plus ENTRY_OVERHEAD. Not thread-safe: the caller locks.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def cost(key: str) -> int:
+        return sys.getsizeof(key) + ENTRY_OVERHEAD
+
+    def get(self, version: str, key: str) -> float | None:
+        return self._entries.get((version, key))
+
+    def put(self, version: str, key: str, price: float) -> None:
+        cost = self.cost(key)
+        if cost > self.max_bytes:
+            return  # would evict everything and then itself
+        entry = (version, key)
+        if entry not in self._entries:
+            self.bytes += cost
+        self._entries[entry] = price
+        while self.bytes > self.max_bytes:
+            (_, evicted), _ = self._entries.popitem(last=False)
+            self.bytes -= self.cost(evicted)
 
 
 class NoModel(LookupError):
@@ -100,14 +140,15 @@ class Predictor:
     query; identical rows are answered from a cache keyed by model version.
     """
 
-    def __init__(self, refresh_s: float = 1.0, flush_s: float | None = 2.0) -> None:
+    def __init__(self, refresh_s: float = 1.0, flush_s: float | None = 2.0, cache_bytes: int | None = None) -> None:
         self._refresh_s = refresh_s
         self._flush_s = flush_s  # None: counts stay in memory until flush_served() is called
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._checked = 0.0
         self._active: tuple[str, Any] | None = None
-        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()  # (version, row) -> price
+        self._cache_bytes = cache_bytes  # None: PREDICTION_CACHE_BYTES, read on first use (not at import)
+        self._cache: PriceCache | None = None
         self._served: dict[str, int] = {}
         self._flusher: threading.Thread | None = None
 
@@ -140,18 +181,19 @@ class Predictor:
         check_prediction_rows(rows, spec)  # before the cache: a cached value must not skip validation
         keys = [repr(tuple(map(row.get, spec.features))) for row in rows]
         with self._lock:
-            cached = [self._cache.get((version, key)) for key in keys]
+            cache = self._price_cache()
+            cached = [cache.get(version, key) for key in keys]
         missing = [i for i, value in enumerate(cached) if value is None]
         if missing:
             pricer = model.get("pricer")  # loaded from JSON: no pipeline at all
-            fresh = (pricer.predict([rows[i] for i in missing]) if pricer is not None
-                     else predict_prices(model["pipeline"], spec, [rows[i] for i in missing], checked=True))
+            asked = [rows[i] for i in missing]
+            # raises HousingDataError for a price that is not finite: nothing of this call is cached then
+            fresh = (finite_prices(asked, pricer.predict(asked), spec, pricer) if pricer is not None
+                     else predict_prices(model["pipeline"], spec, asked, checked=True))
             with self._lock:
                 for i, value in zip(missing, fresh, strict=True):
                     cached[i] = value
-                    self._cache[(version, keys[i])] = value
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+                    cache.put(version, keys[i], value)
         with self._lock:
             self._served[version] = self._served.get(version, 0) + len(rows)
             if self._flusher is None and self._flush_s is not None:
@@ -159,6 +201,12 @@ class Predictor:
                 self._flusher = threading.Thread(target=self._flush_forever, name="predictions-served", daemon=True)
                 self._flusher.start()
         return version, [float(v) for v in cached if v is not None]
+
+    def _price_cache(self) -> PriceCache:
+        if self._cache is None:
+            limit = self._cache_bytes if self._cache_bytes is not None else get_settings().prediction_cache_bytes
+            self._cache = PriceCache(limit)
+        return self._cache
 
     def _flush_forever(self) -> None:
         while True:
@@ -189,4 +237,5 @@ class Predictor:
 
 PREDICTOR = Predictor()
 
-__all__ = ("KIND", "PREDICTOR", "HousingDataError", "NoModel", "Predictor", "TrainingOutcome", "train_and_register")
+__all__ = ("KIND", "PREDICTOR", "HousingDataError", "NoModel", "PriceCache", "Predictor", "TrainingOutcome",
+           "train_and_register")

@@ -19,6 +19,7 @@ from api.schemas.ingestion import (
     ReplayIn,
 )
 from api.schemas.tasks import TaskAccepted
+from api.validation import FilterText, Offset, RowId, UtcMoment
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
     AlreadyReplayed,
@@ -36,7 +37,8 @@ from taskplatform.replay import replay_for
 
 router = APIRouter(tags=["dead-letters"])
 
-Since = Annotated[datetime | None, Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
+Since = Annotated[datetime | None, UtcMoment,
+                  Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
 
 
 def _filters(settings: SettingsDep, queue: str | None, reason: str | None, since: datetime | None,
@@ -73,10 +75,10 @@ def _replay(session: Session, letter: DeadLetter, body: object | None, response:
 
 
 @router.get("/dead-letters", response_model=DeadLetterList)
-def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None = None, reason: str | None = None,
+def dead_letters(session: SessionDep, settings: SettingsDep, queue: FilterText = None, reason: FilterText = None,
                  since: Since = None, replayed: bool | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> DeadLetterList:
+                 offset: Offset = 0) -> DeadLetterList:
     """Dead letters, newest first, filtered by queue, reason, time and whether they were replayed."""
     total, rows = list_dead_letters(session=session, filters=_filters(settings, queue, reason, since, replayed),
                                     limit=limit, offset=offset)
@@ -85,7 +87,7 @@ def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None =
 
 
 @router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
-def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
+def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
     """One dead letter with its original body."""
     letter = get_dead_letter(session=session, letter_id=letter_id)
     if letter is None:
@@ -96,7 +98,7 @@ def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
 @router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted,
              responses={404: {"description": "unknown dead letter"},
                         409: {"description": "already replayed, and that replay has not failed"}})
-def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
+def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
     """Apply a dead letter again, as stored or with a corrected `body`.
 

@@ -5,43 +5,80 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.tasks import TaskAccepted
+from api.validation import FilterText, Offset, PathText
 from taskplatform.celery_app import app as celery_app
-from taskplatform.devices import get_device, list_devices, parse_reading, recent_messages, stale_cutoff
-from taskplatform.raw_messages import InvalidMessage
+from taskplatform.devices import (
+    DeviceReading,
+    get_device,
+    list_devices,
+    parse_reading,
+    recent_messages,
+    stale_cutoff,
+)
+from taskplatform.raw_messages import InvalidMessage, json_object
+from taskplatform.settings import get_settings
 
 router = APIRouter(tags=["devices"])
+
+
+def _health_schema() -> dict[str, Any]:
+    schema = DeviceReading.model_json_schema()
+    for name in DeviceReading.TEXT_FIELDS:  # a number is taken as its text ("48" for 48)
+        field = schema["properties"][name]
+        field["anyOf"] = [*field.get("anyOf", [{"type": "string", "minLength": 1, "maxLength": 200}]),
+                          {"type": "number"}]
+        for moved in ("type", "minLength", "maxLength"):
+            field.pop(moved, None)
+    return schema
+
+
+_HEALTH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _health_schema(),
+    "example": {"id": "raspberry-01", "wifi_status": "connected", "cpu_temp": "48°C"}}}}}
 
 
 def _out(device: Any, cutoff: datetime) -> DeviceOut:
     return DeviceOut.model_validate(device).model_copy(update={"stale": device.last_update < cutoff})
 
 
-@router.post("/devices/health", status_code=202, response_model=TaskAccepted)
-def post_health(reading: Annotated[dict[str, Any], Body(examples=[{"id": "raspberry-01", "wifi_status": "connected",
-                                                                   "cpu_temp": "48°C"}])],
-                session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
-    """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP."""
+def _reading(raw: bytes) -> dict[str, Any]:
+    """The decoded health check, validated, or InvalidMessage."""
+    document = json_object(raw, what="a health check", max_bytes=get_settings().max_body_bytes_device_health)
+    parse_reading(document)
+    return document
+
+
+@router.post("/devices/health", status_code=202, response_model=TaskAccepted, openapi_extra=_HEALTH_BODY)
+async def post_health(request: Request, session: SessionDep, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> TaskAccepted:
+    """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP.
+
+    Read strictly: `NaN` and `Infinity` are not JSON; integers must fit their columns; the fields without a
+    column (kept in `extra`) take at most DEVICE_EXTRA_MAX_BYTES.
+    """
     try:
-        parse_reading(reading)
+        reading = _reading(await request.body())  # at most MAX_BODY_BYTES_DEVICE_HEALTH: quick
     except InvalidMessage as exc:
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body"], "msg": str(exc)}]) from None
+        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
+                                                      "msg": str(exc)}]) from None
     signature = celery_app.signature("devices.upsert", kwargs={"reading": reading})
-    return enqueue_or_503(session=session, response=response, signature=signature,
-                          params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
+    return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
+                                   params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
 
 
 @router.get("/devices", response_model=DeviceList)
-def devices(session: SessionDep, settings: SettingsDep, wifi_status: str | None = None,
+def devices(session: SessionDep, settings: SettingsDep, wifi_status: FilterText = None,
             stale: Annotated[bool | None, Query(description="only devices silent longer than DEVICE_STALE_AFTER "
                                                             "(true) or not (false)")] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-            offset: Annotated[int, Query(ge=0)] = 0) -> DeviceList:
+            offset: Offset = 0) -> DeviceList:
     """Every device's latest status, by id."""
     cutoff = stale_cutoff(datetime.now(UTC), settings.device_stale_after)
     total, rows = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
@@ -57,7 +94,7 @@ def device_messages(session: SessionDep, limit: Annotated[int, Query(ge=1, le=10
 
 
 @router.get("/devices/{raspberry_id}", response_model=DeviceOut)
-def device(raspberry_id: str, session: SessionDep, settings: SettingsDep) -> DeviceOut:
+def device(raspberry_id: PathText, session: SessionDep, settings: SettingsDep) -> DeviceOut:
     """One device's latest status; 404 if it never reported."""
     found = get_device(session=session, raspberry_id=raspberry_id)
     if found is None:

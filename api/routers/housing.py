@@ -14,7 +14,7 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
-from api.validation import body_errors
+from api.validation import PathText, body_errors
 from ml.housing import HousingDataError, check_prediction_rows, infer_features, rows_from_csv, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
@@ -33,6 +33,7 @@ MAX_PREDICTION_ROWS = 10_000
 # Up to this many rows a prediction takes well under a millisecond, so it runs on the event loop;
 # larger ones, and any that must first check the registry for a new version, go to the thread pool.
 INLINE_PREDICTION_ROWS = 100
+INLINE_PREDICTION_BYTES = 64 * 1024
 Async = Annotated[bool, Query(description="true: answer 202 with a task id instead of waiting")]
 
 
@@ -56,24 +57,25 @@ def _data_error(exc: HousingDataError) -> HTTPException:
     return HTTPException(status_code=422, detail={"problems": exc.problems, "columns": exc.columns})
 
 
-async def _training_rows(request: Request, alvo: str | None) -> tuple[list[dict[str, Any]], str]:
+async def _training_rows(request: Request, alvo: str | None, max_columns: int) -> tuple[list[dict[str, Any]], str]:
+    # Parsing megabytes takes long: in the thread pool, so the event loop keeps serving other requests.
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        form = await request.form()  # bounded by the route's body limit (api/body_limit.py)
         upload = form.get("arquivo") or form.get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(status_code=422, detail="send the CSV as the form field `arquivo` (or `file`)")
         try:
-            rows = rows_from_csv(await upload.read(), max_rows=MAX_TRAINING_ROWS)
+            rows = await run_in_threadpool(rows_from_csv, await upload.read(), max_rows=MAX_TRAINING_ROWS,
+                                           max_columns=max_columns)
         except HousingDataError as exc:
             raise _data_error(exc) from None
         target = alvo or str(form.get("alvo") or "preco")
         return rows, target
     try:
-        body = TrainingBody.model_validate_json(await request.body())
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=json.loads(exc.json()) if hasattr(exc, "json") else str(exc)) \
-            from None
+        body = await run_in_threadpool(TrainingBody.model_validate_json, await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(body_errors(exc)) from None  # an excerpt of the input, not all of it
     return body.dados, alvo or body.alvo
 
 
@@ -90,9 +92,9 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
     Every column but the target is a feature. Synchronous by default: answers with the new
     version and its metrics on held-out rows (r2, mae, rmse).
     """
-    rows, target = await _training_rows(request, alvo)
+    rows, target = await _training_rows(request, alvo, settings.housing_max_columns)
     try:
-        infer_features(rows, target=target)
+        await run_in_threadpool(infer_features, rows, target=target, max_columns=settings.housing_max_columns)
     except HousingDataError as exc:
         raise _data_error(exc) from None
     if not assincrono:
@@ -132,7 +134,9 @@ async def prever(request: Request, response: Response, assincrono: Async = False
     pydantic-core pass, predicted from the model's linear form, serialized directly.
     """
     try:
-        body = PredictionBody.model_validate_json(await request.body())
+        raw = await request.body()
+        body = (PredictionBody.model_validate_json(raw) if len(raw) <= INLINE_PREDICTION_BYTES  # the one-row path
+                else await run_in_threadpool(PredictionBody.model_validate_json, raw))  # up to 8 MiB: not on the loop
     except ValidationError as exc:
         raise RequestValidationError(body_errors(exc)) from None
     try:
@@ -162,7 +166,7 @@ def housing_models(session: SessionDep) -> list[ModelVersionOut]:
 
 
 @router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut)
-def activate_housing_model(versao: str, session: SessionDep) -> ModelVersionOut:
+def activate_housing_model(versao: PathText, session: SessionDep) -> ModelVersionOut:
     """Make an earlier version the active one (workers and API replicas pick it up within seconds)."""
     with get_engine().begin() as connection:
         if get_version(connection=connection, kind=KIND, version=versao) is None:

@@ -21,10 +21,16 @@ router = APIRouter(tags=["reports"])
 DAILY_REPORT = "reports.daily"
 
 
-def _not_future(day: date, settings: Any) -> None:
+def _reportable(day: date, settings: Any) -> None:
+    """A date the worker can report on: not in the future, not before REPORT_EARLIEST_DATE (the report also counts
+    the same weekday a week before, and converts local midnights to UTC: year-1 dates fail there)."""
     if day > datetime.now(settings.tz).date():
         raise HTTPException(status_code=422, detail=[{"type": "date_future", "loc": ["query", "data"],
                                                       "msg": f"{day.isoformat()} is in the future", "input": str(day)}])
+    if day < settings.report_earliest_date:
+        raise HTTPException(status_code=422, detail=[{
+            "type": "date_too_early", "loc": ["query", "data"], "input": str(day),
+            "msg": f"{day.isoformat()} is before {settings.report_earliest_date.isoformat()} (REPORT_EARLIEST_DATE)"}])
 
 
 @router.post("/relatorio/diario", status_code=202, response_model=TaskAccepted)
@@ -37,7 +43,7 @@ def request_daily_report(
 ) -> TaskAccepted:
     """Generate (or regenerate) the attendance report of a date in the background."""
     day = data or datetime.now(settings.tz).date()
-    _not_future(day, settings)
+    _reportable(day, settings)
     signature = celery_app.signature(DAILY_REPORT, kwargs={"data": day.isoformat()})
     return enqueue_or_503(session=session, response=response, signature=signature, params={"data": day.isoformat()},
                           idempotency_key=idempotency_key)

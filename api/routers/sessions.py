@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
@@ -13,25 +14,45 @@ from storage.keys import session_key
 from storage.s3 import get_object
 from taskplatform.celery_app import app as celery_app
 from taskplatform.object_store import s3_location
-from taskplatform.raw_messages import InvalidMessage
+from taskplatform.raw_messages import InvalidMessage, json_object
 from taskplatform.sessions import parse_session
+from taskplatform.settings import get_settings
 
 router = APIRouter(tags=["sessions"])
 
+_LENGTH = get_settings().session_id_max_length
+# An integer id is used as its decimal text: at most _LENGTH characters, sign included.
+_ID = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": _LENGTH, "pattern": r"^(?!\.\.?$)[A-Za-z0-9._-]+$"},
+                 {"type": "integer", "minimum": 1 - 10 ** (_LENGTH - 1), "maximum": 10**_LENGTH - 1}]}
+_SESSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
+               "properties": {"user_id": _ID, "session_uuid": _ID}},
+    "example": {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
+                "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}}}}}
 
-@router.post("/sessions", status_code=202, response_model=TaskAccepted)
-def post_session(session_doc: Annotated[dict[str, Any], Body(examples=[{
-                     "user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
-                     "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}])],
-                 session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
-    """Validate a session (the seed's format) and store it in the background."""
+
+def _session(raw: bytes) -> tuple[dict[str, Any], str]:
+    """The decoded session and its object key, or InvalidMessage."""
+    document = json_object(raw, what="a session", max_bytes=get_settings().max_body_bytes_sessions)
+    return document, parse_session(document).key
+
+
+@router.post("/sessions", status_code=202, response_model=TaskAccepted, openapi_extra=_SESSION_BODY)
+async def post_session(request: Request, session: SessionDep, response: Response,
+                       idempotency_key: IdempotencyKey = None) -> TaskAccepted:
+    """Validate a session (the seed's format) and store it in the background.
+
+    Read strictly: `NaN` and `Infinity` are not JSON, so a session holding them is a 422 (its stored copy would not
+    be JSON); so are ids longer than SESSION_ID_MAX_LENGTH (the object key has a size limit).
+    """
     try:
-        parsed = parse_session(session_doc)
+        document, key = await run_in_threadpool(_session, await request.body())
     except InvalidMessage as exc:
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body"], "msg": str(exc)}]) from None
-    signature = celery_app.signature("sessions.persist", kwargs={"session": session_doc})
-    return enqueue_or_503(session=session, response=response, signature=signature, params={"key": parsed.key},
-                          idempotency_key=idempotency_key)
+        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
+                                                      "msg": str(exc)}]) from None
+    signature = celery_app.signature("sessions.persist", kwargs={"session": document})
+    return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
+                                   params={"key": key}, idempotency_key=idempotency_key)
 
 
 @router.get("/sessions/{user_id}/{session_uuid}", response_class=Response,

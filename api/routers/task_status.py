@@ -9,13 +9,14 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
+from api.validation import FilterText, Offset, PathText, UtcMoment
 from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
 
 
 @router.get("/tarefa/{task_id}", response_model=TaskDetailOut)
-def get_task(task_id: str, session: SessionDep) -> TaskDetailOut:
+def get_task(task_id: PathText, session: SessionDep) -> TaskDetailOut:
     """State, progress, result or error of one task, with its transitions; 404 if unknown."""
     record = get_task_record(session=session, task_id=task_id)
     if record is None:
@@ -29,12 +30,12 @@ def list_tasks(
     session: SessionDep,
     settings: SettingsDep,
     state: TaskState | None = None,
-    name: str | None = None,
-    queue: str | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
+    name: FilterText = None,
+    queue: FilterText = None,
+    since: Annotated[datetime | None, UtcMoment, Query(description="Created at or after (ISO 8601; local TIMEZONE "
                                                         "when no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TaskListOut:
     """Tasks, newest first, filtered by state, name, queue and creation time."""
     if since is not None and since.tzinfo is None:

@@ -62,7 +62,9 @@ class AlunoIn(BaseModel):
     """One student of `POST /alunos`."""
 
     aluno_id: AlunoId
-    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    # no NUL: PostgreSQL text refuses it (the upsert would be a 500)
+    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                           pattern=r"^[^\x00]*$")] | None = None
 
 
 class AlunosUpserted(BaseModel):
