@@ -25,11 +25,11 @@ PRODUCTION = {
     "ENVIRONMENT": "production",
     "BROKER_URL": "amqp://taskplatform:s3cr3t-Broker@rabbitmq:5672//",
     "DATABASE_URL": "postgresql+psycopg://taskplatform:s3cr3t-Db@postgres:5432/taskplatform",
-    "API_KEYS": "full-key-0123456789",
-    "FLOWER_BASIC_AUTH": "admin:a-long-password",
+    "API_KEYS": "full-key-0123456789-0123456789-0123456789",
+    "FLOWER_BASIC_AUTH": "admin:a-long-flower-password",
     "S3_ENDPOINT_URL": "http://seaweedfs:8333",
     "S3_ACCESS_KEY": "AKIA-real-access",
-    "S3_SECRET_KEY": "real-secret-value",
+    "S3_SECRET_KEY": "real-secret-value-0123456789abcdef",
 }
 SECRET = "j" * 48
 

@@ -67,7 +67,7 @@ def test_a_price_that_is_not_finite_is_never_returned(trained: Any, monkeypatch:
 
 def test_a_non_finite_price_is_not_cached(trained: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    monkeypatch.setattr(housing, "load_active", lambda kind, connection: ("v1", {"pipeline": trained.pipeline,
+    monkeypatch.setattr(housing, "load_active", lambda kind, connection, **_: ("v1", {"pipeline": trained.pipeline,
                                                                                  "spec": trained.spec}))
     monkeypatch.setattr(housing, "get_engine", lambda: engine)
     monkeypatch.setattr("ml.housing.pricer_for", lambda pipeline, spec: _OVERFLOWING)
@@ -126,7 +126,7 @@ def test_the_cache_stays_within_its_bytes_with_5kb_keys() -> None:
 def test_the_predictor_cache_is_bounded_in_bytes(trained: Any, monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    monkeypatch.setattr(housing, "load_active", lambda kind, connection: ("v1", {"pipeline": trained.pipeline,
+    monkeypatch.setattr(housing, "load_active", lambda kind, connection, **_: ("v1", {"pipeline": trained.pipeline,
                                                                                  "spec": trained.spec}))
     monkeypatch.setattr(housing, "get_engine", lambda: engine)
     predictor = housing.Predictor(flush_s=None, cache_bytes=200_000)
