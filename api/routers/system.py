@@ -37,14 +37,14 @@ def _inspections() -> InspectionCache:
 
 
 @router.get("/")
-def root() -> dict[str, Any]:
-    """What this service is, and where to look next."""
+def root(request: Request) -> dict[str, Any]:
+    """What this service is, and where to look next (the documentation only where it is served)."""
     return {
         "name": "taskplatform",
         "description": "Background work of the gym, housing-price, text-generation, UX-session and "
                        "Raspberry Pi systems, as Celery tasks tracked in a SQL ledger.",
-        "docs": "/docs",
-        "redoc": "/redoc",
+        "docs": request.app.docs_url,
+        "redoc": request.app.redoc_url,
         "status": "/status",
         "celery_status": "/celery-status",
         "tasks": "/tarefas",

@@ -54,9 +54,11 @@ def test_docs_are_off_in_production_unless_api_docs(monkeypatch: pytest.MonkeyPa
     client = TestClient(create_app(settings(monkeypatch, **PRODUCTION)))
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code == 404, path
+    assert (client.get("/").json()["docs"], client.get("/").json()["redoc"]) == (None, None)  # no dead links
     enabled = TestClient(create_app(settings(monkeypatch, **PRODUCTION, API_DOCS="true")))
     assert enabled.get("/openapi.json").status_code == 200
     assert enabled.get("/docs").status_code == 200
+    assert enabled.get("/").json()["docs"] == "/docs"
 
 
 def test_docs_stay_on_in_development_and_are_readable_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
