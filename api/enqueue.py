@@ -24,6 +24,5 @@ def enqueue_or_503(*, session: Session, response: Response, signature: Signature
         }]) from None
     except PublishFailed as exc:
         raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
-    record = enqueued.record
-    response.headers["Location"] = f"/tarefa/{record.id}"
-    return TaskAccepted(task_id=record.id, status_url=f"/tarefa/{record.id}", state=record.state)
+    response.headers["Location"] = f"/tarefa/{enqueued.task_id}"
+    return TaskAccepted(task_id=enqueued.task_id, status_url=f"/tarefa/{enqueued.task_id}", state=enqueued.state)

@@ -11,8 +11,7 @@ from celery.canvas import Signature
 from sqlalchemy.orm import Session
 
 from taskplatform.idempotency import ScopedKey
-from taskplatform.ledger import create_task_record, delete_task_record, find_by_idempotency_key
-from taskplatform.models import TaskRecord
+from taskplatform.ledger import TaskState, create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.publish import publish
 from taskplatform.queues import queue_for
 from taskplatform.settings import get_settings
@@ -28,7 +27,11 @@ class PublishFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Enqueued:
-    record: TaskRecord
+    """The task a request stands for: `state` is what the ledger said when it answered (QUEUED for a
+    new task, whatever the first one reached for a repeated Idempotency-Key)."""
+
+    task_id: str
+    state: str
     created: bool
 
 
@@ -53,7 +56,7 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
         if idempotency is not None:
             existing = find_by_idempotency_key(session=session, name=name, idempotency=idempotency)
             if existing is not None:
-                return Enqueued(existing, created=False)
+                return Enqueued(existing.id, existing.state, created=False)
         created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
                                      idempotency=idempotency, message=message)
         session.commit()
@@ -70,6 +73,5 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
         delete_task_record(session=session, task_id=task_id)
         session.commit()
         raise PublishFailed(f"the broker did not accept task {name}: {type(exc).__name__}: {exc}") from exc
-    record = session.get(TaskRecord, task_id)
-    assert record is not None
-    return Enqueued(record, created=True)
+    # No read-back: a fast worker may already have moved the record on, and this answer says what was done.
+    return Enqueued(task_id, TaskState.QUEUED, created=True)

@@ -6,6 +6,7 @@ import json
 import uuid
 
 from kombu import Connection
+from sqlalchemy import text
 
 from taskplatform.devices import parse_reading
 from taskplatform.embedded import free_port
@@ -13,9 +14,10 @@ from taskplatform.processes import wait_until
 from tests.integration.producers import publish_rasp_data, require_amqp
 from tests.integration.stack import Stack
 
-#: Valid JSON and a valid health check, but PostgreSQL's jsonb refuses a NUL character (`\u0000`):
-#: the unknown field goes to `device_status.extra`, so no validation of the known fields can catch it.
-POISON_FIELD = {"firmware_note": "boot\u0000loader"}
+#: The parser refuses everything it knows the database would (ranges, NUL characters, non-finite numbers), so
+#: the test gives the database a rule of its own that the parser cannot know: a CHECK constraint, as an operator
+#: might add, refusing one reading. PostgreSQL answers SQLSTATE 23514 (check_violation), a permanent refusal.
+POISON_CHECK = "tp_test_poison_device"
 
 
 def _rasp_data_depth(stack: Stack) -> int:
@@ -30,8 +32,11 @@ def test_a_poison_message_among_50_good_ones_is_dead_lettered_and_the_50_are_app
     require_amqp(stack)
     prefix = f"poison-{uuid.uuid4().hex[:6]}"
     good = [{"id": f"{prefix}-{n}", "wifi_status": "connected", "cpu_percent": float(n)} for n in range(50)]
-    poison = {"id": f"{prefix}-poison", "wifi_status": "connected", **POISON_FIELD}
+    poison = {"id": f"{prefix}-poison", "wifi_status": "connected"}
     parse_reading(json.dumps(poison))  # the parser accepts it: what stops it is the database
+    with stack.engine.begin() as connection:
+        connection.execute(text(f"ALTER TABLE device_status ADD CONSTRAINT {POISON_CHECK} "
+                                f"CHECK (raspberry_id NOT LIKE '%-poison')"))
     log = stack.supervisor.log_dir / "worker.log"  # type: ignore[operator]
     stack.stop_worker()
     try:
@@ -54,13 +59,15 @@ def test_a_poison_message_among_50_good_ones_is_dead_lettered_and_the_50_are_app
         wait_until(lambda: letter() is not None, timeout=30, what="the poison message's dead letter")
         found = letter()
         assert found is not None and found["reason"] == "rejected_by_database"
-        assert "Unicode" in found["error"] or "NUL" in found["error"], found["error"]
+        assert POISON_CHECK in found["error"], found["error"]
         assert json.loads(found["body"]) == poison
         assert stack.api.get(f"/devices/{poison['id']}").status_code == 404
         assert "device batch of 51 refused by the database; 1 of its messages" in log.read_text(errors="replace")
         stack.stop_worker()
         assert _rasp_data_depth(stack) == 0  # every message acknowledged: none comes back
     finally:
+        with stack.engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE device_status DROP CONSTRAINT IF EXISTS {POISON_CHECK}"))
         if any(child.name == "worker" for child in stack.supervisor.children):
             stack.stop_worker()
         stack.start_worker()

@@ -133,13 +133,16 @@ def test_the_api_loads_the_linear_model_from_its_json_and_checks_it_too(stack: S
 
 
 def test_models_go_to_their_own_bucket_when_one_is_set(stack: Stack) -> None:
-    """Breach: model artifacts share the sessions bucket, so a credential for sessions can replace models."""
+    """Breach: model artifacts share the sessions bucket, so a credential for sessions can replace models.
+
+    The data is its own (a random seed): the object store is shared by every test, and a version trained
+    from the same rows elsewhere would already sit in the main bucket."""
     bucket = f"tp-models-{uuid.uuid4().hex[:8]}"
     before = active_version(stack)
     api = stack.start_api(name="api-models-bucket", MODELS_S3_BUCKET=bucket)
     version = None
     try:
-        trained = api.post("/treinar", json={"dados": synthetic_housing(300, seed=11)})
+        trained = api.post("/treinar", json={"dados": synthetic_housing(300, seed=int(uuid.uuid4().int % 10**6))})
         assert trained.status_code == 200, trained.text
         version = trained.json()["versao"]
         assert asyncio.run(get_object(location(stack, bucket), model_json_key("housing", version))) is not None
