@@ -20,6 +20,7 @@ from api.routers import (
     task_status,
     textgen,
 )
+from api.schemas.openapi import complete_openapi
 from api.security import ApiKeyMiddleware, document_api_key
 
 
@@ -50,7 +51,7 @@ app.include_router(textgen.router)
 
 def _openapi() -> dict[str, Any]:
     if app.openapi_schema is None:
-        app.openapi_schema = document_api_key(FastAPI.openapi(app))
+        app.openapi_schema = complete_openapi(document_api_key(FastAPI.openapi(app)))
     return app.openapi_schema
 
 

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import BulkReplayOut, DeadLetterList, DeadLetterOut, ReplayIn
+from api.schemas.params import IsoDatetime, RowId
 from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
 from taskplatform.dead_letters import (
@@ -26,7 +28,8 @@ from taskplatform.replay import replay_for
 
 router = APIRouter(tags=["dead-letters"])
 
-Since = Annotated[datetime | None, Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
+Since = Annotated[IsoDatetime | None,
+                  Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
 
 
 def _filters(settings: SettingsDep, queue: str | None, reason: str | None, since: datetime | None,
@@ -58,8 +61,8 @@ def dead_letters(session: SessionDep, settings: SettingsDep, queue: str | None =
                           items=[DeadLetterOut.model_validate(r) for r in rows])
 
 
-@router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
-def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
+@router.get("/dead-letters/{letter_id:int}", response_model=DeadLetterOut, responses=NOT_FOUND)
+def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
     """One dead letter with its original body."""
     letter = get_dead_letter(session=session, letter_id=letter_id)
     if letter is None:
@@ -67,8 +70,9 @@ def dead_letter(letter_id: int, session: SessionDep) -> DeadLetterOut:
     return DeadLetterOut.model_validate(letter)
 
 
-@router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted)
-def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
+@router.post("/dead-letters/{letter_id:int}/replay", status_code=202, response_model=TaskAccepted,
+              responses={**NOT_FOUND, **ENQUEUE, **BAD_BODY})
+def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
     """Apply a dead letter again, as stored or with a corrected `body`; 422 if it is still invalid."""
     letter = get_dead_letter(session=session, letter_id=letter_id)
@@ -80,7 +84,7 @@ def replay_dead_letter(letter_id: int, session: SessionDep, response: Response,
         raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body"], "msg": str(exc)}]) from None
 
 
-@router.post("/dead-letters/replay", response_model=BulkReplayOut)
+@router.post("/dead-letters/replay", response_model=BulkReplayOut, responses=ENQUEUE)
 def bulk_replay(session: SessionDep, settings: SettingsDep, response: Response, queue: str | None = None,
                 reason: str | None = None, since: Since = None, dry_run: bool = True,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> BulkReplayOut:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
-from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
+from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut, device_reading_schema
 from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
 from taskplatform.devices import get_device, list_devices, parse_reading, recent_messages, stale_cutoff
@@ -22,7 +23,8 @@ def _out(device: Any, cutoff: datetime) -> DeviceOut:
     return DeviceOut.model_validate(device).model_copy(update={"stale": device.last_update < cutoff})
 
 
-@router.post("/devices/health", status_code=202, response_model=TaskAccepted)
+@router.post("/devices/health", status_code=202, response_model=TaskAccepted, responses={**ENQUEUE, **BAD_BODY},
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": device_reading_schema()}}}})
 def post_health(reading: Annotated[dict[str, Any], Body(examples=[{"id": "raspberry-01", "wifi_status": "connected",
                                                                    "cpu_temp": "48°C"}])],
                 session: SessionDep, response: Response, idempotency_key: IdempotencyKey = None) -> TaskAccepted:
@@ -56,7 +58,7 @@ def device_messages(session: SessionDep, limit: Annotated[int, Query(ge=1, le=10
     return [DeviceMessageOut.model_validate(m) for m in recent_messages(session=session, limit=limit)]
 
 
-@router.get("/devices/{raspberry_id}", response_model=DeviceOut)
+@router.get("/devices/{raspberry_id}", response_model=DeviceOut, responses=NOT_FOUND)
 def device(raspberry_id: str, session: SessionDep, settings: SettingsDep) -> DeviceOut:
     """One device's latest status; 404 if it never reported."""
     found = get_device(session=session, raspberry_id=raspberry_id)

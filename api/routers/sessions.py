@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body, HTTPException, Response
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
+from api.schemas.ingestion import session_schema
 from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
@@ -19,7 +21,8 @@ from taskplatform.sessions import parse_session
 router = APIRouter(tags=["sessions"])
 
 
-@router.post("/sessions", status_code=202, response_model=TaskAccepted)
+@router.post("/sessions", status_code=202, response_model=TaskAccepted, responses={**ENQUEUE, **BAD_BODY},
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": session_schema()}}}})
 def post_session(session_doc: Annotated[dict[str, Any], Body(examples=[{
                      "user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
                      "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}])],
@@ -35,7 +38,7 @@ def post_session(session_doc: Annotated[dict[str, Any], Body(examples=[{
 
 
 @router.get("/sessions/{user_id}/{session_uuid}", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+            responses={200: {"content": {"application/json": {}}}, **NOT_FOUND})
 async def get_session(user_id: str, session_uuid: str, settings: SettingsDep) -> Response:
     """The stored session, exactly as it was received; 404 if absent."""
     try:

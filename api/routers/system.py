@@ -51,7 +51,8 @@ def root() -> dict[str, Any]:
     }
 
 
-@router.get("/status")
+@router.get("/status", responses={503: {"description": "something is down: the same answer, with its reason",
+                                        "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def status(settings: SettingsDep, response: Response) -> dict[str, Any]:
     """Health of the broker, database, object store and workers, each with a reason when down."""
     broker, database, workers, object_store = await asyncio.gather(

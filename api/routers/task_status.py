@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.errors import NOT_FOUND
+from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
 from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
 
 
-@router.get("/tarefa/{task_id}", response_model=TaskDetailOut)
+@router.get("/tarefa/{task_id}", response_model=TaskDetailOut, responses=NOT_FOUND)
 def get_task(task_id: str, session: SessionDep) -> TaskDetailOut:
     """State, progress, result or error of one task, with its transitions; 404 if unknown."""
     record = get_task_record(session=session, task_id=task_id)
@@ -31,7 +32,7 @@ def list_tasks(
     state: TaskState | None = None,
     name: str | None = None,
     queue: str | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
+    since: Annotated[IsoDatetime | None, Query(description="Created at or after (ISO 8601; local TIMEZONE "
                                                         "when no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,

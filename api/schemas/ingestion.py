@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskplatform.devices import TEXT_NUMBER_LIMIT, DeviceReading
+
 
 class DeviceOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -72,6 +74,8 @@ class DeadLetterList(BaseModel):
 class ReplayIn(BaseModel):
     """Optional corrected body to apply instead of the stored one."""
 
+    model_config = ConfigDict(extra="forbid")
+
     body: Any | None = Field(default=None, description="A corrected message (JSON value or text)")
 
 
@@ -80,3 +84,28 @@ class BulkReplayOut(BaseModel):
     matched: int
     replayed: list[dict[str, Any]]
     failed: list[dict[str, Any]]
+
+
+#: Fields a device may send as a number too: they are stored as text ("48°C" or 48).
+_TEXT_OR_NUMBER = ("id", "wifi_status", "mem_usage", "cpu_temp")
+_TEXT_KEYWORDS = ("type", "minLength", "maxLength", "pattern")
+#: An object-key segment (`storage/keys.py`): letters, digits, '.', '_', '-', but not "." or "..".
+KEY_SEGMENT_PATTERN = r"^(?:[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*|\.{3,})$"
+
+
+def device_reading_schema() -> dict[str, Any]:
+    """The body of `POST /devices/health`, as `parse_reading` validates it."""
+    schema = DeviceReading.model_json_schema()
+    for name in _TEXT_OR_NUMBER:
+        field = schema["properties"][name]
+        options = field.pop("anyOf", None) or [{k: field.pop(k) for k in _TEXT_KEYWORDS if k in field}]
+        field["anyOf"] = [*options, {"type": "number", "minimum": -TEXT_NUMBER_LIMIT, "maximum": TEXT_NUMBER_LIMIT}]
+    return schema
+
+
+def session_schema() -> dict[str, Any]:
+    """The body of `POST /sessions` (the seed's format): any object naming its user and session."""
+    segment = {"anyOf": [{"type": "string", "pattern": KEY_SEGMENT_PATTERN}, {"type": "integer"}],
+               "description": "part of the stored object's key"}
+    return {"type": "object", "required": ["user_id", "session_uuid"],
+            "properties": {"user_id": segment, "session_uuid": segment}, "additionalProperties": True}
