@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
@@ -37,7 +38,8 @@ def _session(raw: bytes) -> tuple[dict[str, Any], str]:
     return document, parse_session(document).key
 
 
-@router.post("/sessions", status_code=202, response_model=TaskAccepted, openapi_extra=_SESSION_BODY)
+@router.post("/sessions", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
+             openapi_extra=_SESSION_BODY)
 async def post_session(request: Request, session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Validate a session (the seed's format) and store it in the background.
@@ -56,7 +58,7 @@ async def post_session(request: Request, session: SessionDep, response: Response
 
 
 @router.get("/sessions/{user_id}/{session_uuid}", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+            responses={200: {"content": {"application/json": {}}}, **NOT_FOUND})
 async def get_session(user_id: str, session_uuid: str, settings: SettingsDep) -> Response:
     """The stored session, exactly as it was received; 404 if absent."""
     try:
