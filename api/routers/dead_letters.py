@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
-from api.schemas.errors import ENQUEUE, NOT_FOUND
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import (
     BulkReplayOut,
     DeadLetterList,
@@ -98,7 +98,7 @@ def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
 
 
 @router.post("/dead-letters/{letter_id:int}/replay", status_code=202, response_model=TaskAccepted,
-             responses={**NOT_FOUND, **ENQUEUE,
+             responses={**NOT_FOUND, **ENQUEUE, **BAD_BODY,
                         409: {"description": "already replayed, and that replay has not failed"}})
 def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:

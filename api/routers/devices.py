@@ -12,6 +12,7 @@ from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
+from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, PathText
 from taskplatform.celery_app import app as celery_app
@@ -38,7 +39,7 @@ def _health_schema() -> dict[str, Any]:
                           {"type": "number", "minimum": -TEXT_NUMBER_LIMIT, "maximum": TEXT_NUMBER_LIMIT}]
         for moved in ("type", "minLength", "maxLength"):
             field.pop(moved, None)
-    return schema
+    return storable(schema)
 
 
 _HEALTH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {

@@ -17,6 +17,32 @@ from api.schemas.errors import ErrorOut
 
 COMPONENTS = "#/components/schemas/"
 LOCAL = "#/$defs/"
+NO_NUL = "^[^\\u0000]*$"
+#: Any JSON value a database can store: no NUL character in a string or a key (PostgreSQL refuses them).
+STORABLE_JSON: dict[str, Any] = {"anyOf": [
+    {"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+    {"type": "array", "items": {"$ref": COMPONENTS + "StorableJson"}},
+    {"type": "object", "propertyNames": {"pattern": NO_NUL},
+     "additionalProperties": {"$ref": COMPONENTS + "StorableJson"}}]}
+STORABLE_REF = {"$ref": COMPONENTS + "StorableJson"}
+
+
+def storable(node: Any) -> Any:
+    """A body schema narrowed to what a database can store: strings and keys without NUL, any JSON value within."""
+    if isinstance(node, list):
+        return [storable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: storable(value) for key, value in node.items()}
+    if node.get("type") == "string" and "pattern" not in node and "format" not in node:
+        node["pattern"] = NO_NUL
+    if node.get("type") == "object":
+        node.setdefault("propertyNames", {"pattern": NO_NUL})
+        if node.get("additionalProperties", True) in (True, {}):
+            node["additionalProperties"] = STORABLE_REF
+    if node.get("type") == "array" and node.get("items", {}) == {}:
+        node["items"] = STORABLE_REF
+    return node
 #: Schema of a 2xx body -> links: (name, operation it leads to, that operation's parameter, the body's pointer).
 LINKS: dict[str, list[tuple[str, str, str, str]]] = {
     COMPONENTS + "TaskAccepted": [("GetTask", "tasks-get_task", "task_id", "/task_id")],
@@ -58,6 +84,7 @@ def complete_openapi(schema: dict[str, Any]) -> dict[str, Any]:
         if components.setdefault(name, definition) != definition:
             raise ValueError(f"two different schemas are both named {name!r}")
     components.setdefault("ErrorOut", ErrorOut.model_json_schema(ref_template=COMPONENTS + "{model}"))
+    components.setdefault("StorableJson", STORABLE_JSON)
     operation_ids = {operation.get("operationId") for operation in _operations(schema)}
     for operation in _operations(schema):
         for status, response in operation["responses"].items():
