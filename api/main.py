@@ -22,6 +22,7 @@ from api.routers import (
     task_status,
     textgen,
 )
+from api.schemas.openapi import complete_openapi
 from taskplatform.settings import Settings, get_settings
 
 
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_access(FastAPI.openapi(app), textgen_public=settings.textgen_public)
+            app.openapi_schema = complete_openapi(
+                document_access(FastAPI.openapi(app), textgen_public=settings.textgen_public))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -15,6 +15,9 @@ __all__ = [
 MAX_PROMPT_CHARS = 4000
 MAX_NEW_TOKENS_RANGE: tuple[int, int] = (1, 256)
 TEMPERATURE_RANGE: tuple[float, float] = (0.0, 2.0)
+# Colder than this, logits divided by the temperature overflow float32 (1e-300 gave NaN probabilities and a
+# failed task); sampling that cold is greedy decoding anyway.
+MIN_SAMPLING_TEMPERATURE = 1e-3
 FALLBACK_REPLY = "Desculpe, não consegui gerar uma resposta agora."
 # Sampling temperature of the single retry after a blank greedy reply.
 RETRY_TEMPERATURE = 1.0
@@ -52,7 +55,7 @@ class GenerationParams:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0.0
+        return self.temperature < MIN_SAMPLING_TEMPERATURE
 
 
 @functools.cache
@@ -131,7 +134,7 @@ def generate_reply(generator: Any, prompt: str, params: GenerationParams) -> str
     """
     ids = _prompt_ids(generator.tokenizer, prompt)
     ids, max_new = _fit_to_context(ids, params.max_new_tokens, _context_size(generator.model))
-    reply = _generate_once(generator, ids, max_new, params.temperature).strip()
+    reply = _generate_once(generator, ids, max_new, 0.0 if params.greedy else params.temperature).strip()
     if reply:
         return reply
     _log().info("model produced only whitespace; retrying once with sampling")

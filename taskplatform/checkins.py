@@ -67,7 +67,8 @@ class IngestResult:
 
 
 def _sqlite_text(instant: str) -> str:
-    return datetime.fromisoformat(instant).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat pads the year to four digits (strftime's %Y does not, below 1000), as SQLAlchemy's own DateTime does.
+    return datetime.fromisoformat(instant).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def ingest_checkins(*, connection: Connection, aluno_ids: Sequence[int], instants: Sequence[str]) -> IngestResult:

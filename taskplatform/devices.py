@@ -24,18 +24,24 @@ COLUMNS = ("wifi_status", "mem_usage", "cpu_temp", "led_internal_status", "led_e
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
+#: A number sent for a text field (`48` for "48"): within what every JSON parser reads exactly.
+TEXT_NUMBER_LIMIT = 2**53 - 1
+
 
 class DeviceReading(BaseModel):
     """One health check, as the seed's devices publish it (`id` is the Raspberry Pi's id)."""
 
-    model_config = ConfigDict(extra="allow")
+    # Strict: the seed's format has JSON numbers and booleans; "12" or 0 for a count or a LED is a mistake
+    # to report, not to guess at.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     id: str = Field(min_length=1, max_length=200)
     wifi_status: str | None = Field(default=None, max_length=100)
     mem_usage: str | None = Field(default=None, max_length=100)
     cpu_temp: str | None = Field(default=None, max_length=100)
-    led_internal_status: bool | None = None
-    led_external_status: bool | None = None
+    # Not null: the columns are NOT NULL (a null was accepted, then failed in the worker).
+    led_internal_status: bool = False
+    led_external_status: bool = False
     cpu_percent: float | None = Field(default=None, allow_inf_nan=False)
     gpio_used_count: int | None = Field(default=None, ge=0, le=INT32_MAX)
     spi_buses: list[Any] | dict[str, Any] | None = None
@@ -51,7 +57,11 @@ class DeviceReading(BaseModel):
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         # Devices send "48°C" or 48: the seed stores text either way.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not -TEXT_NUMBER_LIMIT <= value <= TEXT_NUMBER_LIMIT:  # NaN is not within either
+                raise ValueError(f"a number here must be finite and within ±{TEXT_NUMBER_LIMIT}")
+            return str(value)
+        return value
 
     @model_validator(mode="after")
     def _bounded_extra(self) -> DeviceReading:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter, normalized_instants
+from api.schemas.errors import BAD_BODY, ENQUEUE
 from api.schemas.tasks import TaskAccepted
 from api.validation import body_errors
 from taskplatform.checkins import upsert_alunos
@@ -28,7 +29,8 @@ _BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"ap
     "example": [{"aluno_id": 1}, {"aluno_id": 2, "data_hora": "2026-11-21T07:30:00-03:00"}]}}}}
 
 
-@router.post("/checkin/batch", status_code=202, response_model=TaskAccepted, openapi_extra=_BATCH_BODY)
+@router.post("/checkin/batch", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
+             openapi_extra=_BATCH_BODY)
 async def checkin_batch(
     request: Request,
     session: SessionDep,
@@ -54,7 +56,7 @@ async def checkin_batch(
                                    params={"items": len(items)}, idempotency_key=idempotency_key)
 
 
-@router.post("/alunos", response_model=AlunosUpserted)
+@router.post("/alunos", response_model=AlunosUpserted, responses=BAD_BODY)
 def upsert_students(
     body: Annotated[list[AlunoIn], Body(min_length=1, max_length=MAX_ITEMS)],
     session: SessionDep,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ENQUEUE
 from api.schemas.reports import ChurnRanking, ModelVersionOut, StudentRisk
 from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
@@ -21,7 +22,7 @@ RETRAIN = "churn.retrain"
 KIND = "churn"
 
 
-@router.post("/relatorio/churn/atualizar-modelo", status_code=202, response_model=TaskAccepted)
+@router.post("/relatorio/churn/atualizar-modelo", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 def update_churn_model(session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Retrain the churn model in the background; `/tarefa/{id}` shows the stage and percent."""

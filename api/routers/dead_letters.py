@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import (
     BulkReplayOut,
     DeadLetterList,
@@ -18,6 +19,7 @@ from api.schemas.ingestion import (
     ReplayedLetter,
     ReplayIn,
 )
+from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, RowId, UtcMoment
 from taskplatform.celery_app import app as celery_app
@@ -37,7 +39,7 @@ from taskplatform.replay import replay_for
 
 router = APIRouter(tags=["dead-letters"])
 
-Since = Annotated[datetime | None, UtcMoment,
+Since = Annotated[IsoDatetime | None, UtcMoment,
                   Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
 
 
@@ -86,7 +88,7 @@ def dead_letters(session: SessionDep, settings: SettingsDep, queue: FilterText =
                           items=[DeadLetterOut.model_validate(r) for r in rows])
 
 
-@router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
+@router.get("/dead-letters/{letter_id:int}", response_model=DeadLetterOut, responses=NOT_FOUND)
 def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
     """One dead letter with its original body."""
     letter = get_dead_letter(session=session, letter_id=letter_id)
@@ -95,8 +97,8 @@ def dead_letter(letter_id: RowId, session: SessionDep) -> DeadLetterOut:
     return DeadLetterOut.model_validate(letter)
 
 
-@router.post("/dead-letters/{letter_id}/replay", status_code=202, response_model=TaskAccepted,
-             responses={404: {"description": "unknown dead letter"},
+@router.post("/dead-letters/{letter_id:int}/replay", status_code=202, response_model=TaskAccepted,
+             responses={**NOT_FOUND, **ENQUEUE, **BAD_BODY,
                         409: {"description": "already replayed, and that replay has not failed"}})
 def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response,
                        correction: Annotated[ReplayIn | None, Body()] = None) -> TaskAccepted:
@@ -120,7 +122,7 @@ def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
-@router.post("/dead-letters/replay", response_model=BulkReplayOut)
+@router.post("/dead-letters/replay", response_model=BulkReplayOut, responses=ENQUEUE)
 def bulk_replay(session: SessionDep, settings: SettingsDep, queue: str | None = None,
                 reason: str | None = None, since: Since = None, dry_run: bool = True,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> BulkReplayOut:

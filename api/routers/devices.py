@@ -10,11 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
+from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, PathText
 from taskplatform.celery_app import app as celery_app
 from taskplatform.devices import (
+    TEXT_NUMBER_LIMIT,
     DeviceReading,
     get_device,
     list_devices,
@@ -33,10 +36,10 @@ def _health_schema() -> dict[str, Any]:
     for name in DeviceReading.TEXT_FIELDS:  # a number is taken as its text ("48" for 48)
         field = schema["properties"][name]
         field["anyOf"] = [*field.get("anyOf", [{"type": "string", "minLength": 1, "maxLength": 200}]),
-                          {"type": "number"}]
+                          {"type": "number", "minimum": -TEXT_NUMBER_LIMIT, "maximum": TEXT_NUMBER_LIMIT}]
         for moved in ("type", "minLength", "maxLength"):
             field.pop(moved, None)
-    return schema
+    return storable(schema)
 
 
 _HEALTH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
@@ -55,7 +58,8 @@ def _reading(raw: bytes) -> dict[str, Any]:
     return document
 
 
-@router.post("/devices/health", status_code=202, response_model=TaskAccepted, openapi_extra=_HEALTH_BODY)
+@router.post("/devices/health", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
+             openapi_extra=_HEALTH_BODY)
 async def post_health(request: Request, session: SessionDep, response: Response,
                       idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP.
@@ -93,7 +97,7 @@ def device_messages(session: SessionDep, limit: Annotated[int, Query(ge=1, le=10
     return [DeviceMessageOut.model_validate(m) for m in recent_messages(session=session, limit=limit)]
 
 
-@router.get("/devices/{raspberry_id}", response_model=DeviceOut)
+@router.get("/devices/{raspberry_id}", response_model=DeviceOut, responses=NOT_FOUND)
 def device(raspberry_id: PathText, session: SessionDep, settings: SettingsDep) -> DeviceOut:
     """One device's latest status; 404 if it never reported."""
     found = get_device(session=session, raspberry_id=raspberry_id)

@@ -12,6 +12,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ACCEPTED_ASYNC, DATA_ERROR, ENQUEUE, NO_MODEL, NOT_FOUND
+from api.schemas.housing import (
+    TrainingOut,
+    csv_upload_schema,
+    prediction_body_schema,
+    training_body_schema,
+    training_example,
+)
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
 from api.validation import PathText, body_errors
@@ -37,6 +45,10 @@ INLINE_PREDICTION_BYTES = 64 * 1024
 Async = Annotated[bool, Query(description="true: answer 202 with a task id instead of waiting")]
 
 
+PREDICTION_EXAMPLE = [{"area_m2": 80, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
+                       "tipo": "apartamento"}]
+
+
 class TrainingBody(BaseModel):
     dados: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_TRAINING_ROWS)
     alvo: str = Field(default="preco", min_length=1, max_length=200)
@@ -44,8 +56,7 @@ class TrainingBody(BaseModel):
 
 class PredictionBody(BaseModel):
     dados: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_PREDICTION_ROWS,
-                                        examples=[[{"area_m2": 80, "quartos": 2, "banheiros": 1, "vagas": 1,
-                                                    "idade_anos": 10, "bairro": "Moema", "tipo": "apartamento"}]])
+                                        examples=[PREDICTION_EXAMPLE])
 
 
 class Predictions(BaseModel):
@@ -79,11 +90,12 @@ async def _training_rows(request: Request, alvo: str | None, max_columns: int) -
     return body.dados, alvo or body.alvo
 
 
-@router.post("/treinar", responses={202: {"description": "accepted (assincrono=true)"}},
-             openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": TrainingBody.model_json_schema()},
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                     "arquivo": {"type": "string", "format": "binary"}, "alvo": {"type": "string"}}}}}}})
+@router.post("/treinar", response_model=None,
+             responses={200: {"model": TrainingOut}, **ACCEPTED_ASYNC,
+                        **DATA_ERROR, **ENQUEUE},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": training_body_schema(MAX_TRAINING_ROWS), "example": training_example()},
+                 "multipart/form-data": {"schema": csv_upload_schema()}}}})
 async def treinar(request: Request, session: SessionDep, settings: SettingsDep, response: Response,
                   assincrono: Async = False, alvo: Annotated[str | None, Query(max_length=200)] = None,
                   idempotency_key: IdempotencyKey = None) -> Any:
@@ -123,9 +135,11 @@ def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
                               idempotency_key=idempotency_key)
 
 
-@router.post("/prever", response_model=None, responses={200: {"model": Predictions}},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": PredictionBody.model_json_schema()}}}})
+@router.post("/prever", response_model=None,
+             responses={200: {"model": Predictions}, **ACCEPTED_ASYNC,
+                        **DATA_ERROR, **NO_MODEL, **ENQUEUE},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": prediction_body_schema(MAX_PREDICTION_ROWS, PREDICTION_EXAMPLE)}}}})
 async def prever(request: Request, response: Response, assincrono: Async = False,
                  idempotency_key: IdempotencyKey = None) -> Any:
     """One prediction per row, in order, with the model version that made them (up to 10,000 rows).
@@ -165,7 +179,7 @@ def housing_models(session: SessionDep) -> list[ModelVersionOut]:
     return [ModelVersionOut.model_validate(v) for v in list_versions(session=session, kind=KIND)]
 
 
-@router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut)
+@router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut, responses=NOT_FOUND)
 def activate_housing_model(versao: PathText, session: SessionDep) -> ModelVersionOut:
     """Make an earlier version the active one (workers and API replicas pick it up within seconds)."""
     with get_engine().begin() as connection:
@@ -178,7 +192,7 @@ def activate_housing_model(versao: PathText, session: SessionDep) -> ModelVersio
 
 
 @router.get("/modelos/imoveis/{versao}/grafico.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}})
+            responses={200: {"content": {"image/png": {}}}, **NOT_FOUND})
 async def housing_model_plot(versao: str, settings: SettingsDep) -> Response:
     """Predicted against actual prices on the version's held-out rows (PNG)."""
     try:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ENQUEUE, NOT_FOUND
+from api.schemas.params import IsoDate
 from api.schemas.tasks import TaskAccepted
 from storage.s3 import get_object
 from taskplatform.celery_app import app as celery_app
@@ -33,12 +35,12 @@ def _reportable(day: date, settings: Any) -> None:
             "msg": f"{day.isoformat()} is before {settings.report_earliest_date.isoformat()} (REPORT_EARLIEST_DATE)"}])
 
 
-@router.post("/relatorio/diario", status_code=202, response_model=TaskAccepted)
+@router.post("/relatorio/diario", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 def request_daily_report(
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
-    data: Annotated[date | None, Query(description="YYYY-MM-DD; default: today in TIMEZONE")] = None,
+    data: Annotated[IsoDate | None, Query(description="YYYY-MM-DD; default: today in TIMEZONE")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
     """Generate (or regenerate) the attendance report of a date in the background."""
@@ -49,8 +51,8 @@ def request_daily_report(
                           idempotency_key=idempotency_key)
 
 
-@router.get("/relatorio/diario/{data}")
-def read_daily_report(data: date, session: SessionDep) -> dict[str, Any]:
+@router.get("/relatorio/diario/{data}", responses=NOT_FOUND)
+def read_daily_report(data: IsoDate, session: SessionDep) -> dict[str, Any]:
     """The stored report of a date; 404 until it has been generated."""
     report = get_daily_report(session=session, day=data)
     if report is None:
@@ -61,8 +63,8 @@ def read_daily_report(data: date, session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/relatorio/diario/{data}/grafico.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}})
-async def daily_report_chart(data: date, session: SessionDep, settings: SettingsDep) -> Response:
+            responses={200: {"content": {"image/png": {}}}, **NOT_FOUND})
+async def daily_report_chart(data: IsoDate, session: SessionDep, settings: SettingsDep) -> Response:
     """The report's chart of check-ins per hour (PNG)."""
     report = get_daily_report(session=session, day=data)
     body = await get_object(s3_location(settings), report.chart_key) if report and report.chart_key else None

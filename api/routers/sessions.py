@@ -9,6 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import ENQUEUE, NOT_FOUND
+from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
@@ -25,8 +27,8 @@ _LENGTH = get_settings().session_id_max_length
 _ID = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": _LENGTH, "pattern": r"^(?!\.\.?$)[A-Za-z0-9._-]+$"},
                  {"type": "integer", "minimum": 1 - 10 ** (_LENGTH - 1), "maximum": 10**_LENGTH - 1}]}
 _SESSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
-               "properties": {"user_id": _ID, "session_uuid": _ID}},
+    "schema": storable({"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
+                        "properties": {"user_id": _ID, "session_uuid": _ID}}),
     "example": {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
                 "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}}}}}
 
@@ -37,7 +39,8 @@ def _session(raw: bytes) -> tuple[dict[str, Any], str]:
     return document, parse_session(document).key
 
 
-@router.post("/sessions", status_code=202, response_model=TaskAccepted, openapi_extra=_SESSION_BODY)
+@router.post("/sessions", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
+             openapi_extra=_SESSION_BODY)
 async def post_session(request: Request, session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Validate a session (the seed's format) and store it in the background.
@@ -56,7 +59,7 @@ async def post_session(request: Request, session: SessionDep, response: Response
 
 
 @router.get("/sessions/{user_id}/{session_uuid}", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+            responses={200: {"content": {"application/json": {}}}, **NOT_FOUND})
 async def get_session(user_id: str, session_uuid: str, settings: SettingsDep) -> Response:
     """The stored session, exactly as it was received; 404 if absent."""
     try:

@@ -62,7 +62,8 @@ def root(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/status")
+@router.get("/status", responses={503: {"description": "something is down: the same answer, with its reason",
+                                        "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def status(settings: SettingsDep, request: Request, response: Response) -> dict[str, Any]:
     """Health of the broker, database, object store and workers, each with a reason when down.
 

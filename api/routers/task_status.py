@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.errors import NOT_FOUND
+from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
 from api.validation import FilterText, Offset, PathText, UtcMoment
 from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
@@ -15,7 +16,7 @@ from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_tas
 router = APIRouter(tags=["tasks"])
 
 
-@router.get("/tarefa/{task_id}", response_model=TaskDetailOut)
+@router.get("/tarefa/{task_id}", response_model=TaskDetailOut, responses=NOT_FOUND)
 def get_task(task_id: PathText, session: SessionDep) -> TaskDetailOut:
     """State, progress, result or error of one task, with its transitions; 404 if unknown."""
     record = get_task_record(session=session, task_id=task_id)
@@ -32,7 +33,7 @@ def list_tasks(
     state: TaskState | None = None,
     name: FilterText = None,
     queue: FilterText = None,
-    since: Annotated[datetime | None, UtcMoment, Query(description="Created at or after (ISO 8601; local TIMEZONE "
+    since: Annotated[IsoDatetime | None, UtcMoment, Query(description="Created at or after (ISO 8601; local TIMEZONE "
                                                         "when no offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
+from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from ml.textgen import MAX_PROMPT_CHARS
 from taskplatform.celery_app import app as celery_app
 from taskplatform.ledger import get_task_record
@@ -23,8 +24,8 @@ GENERATE = "textgen.generate"
 
 class PredictIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, examples=["Olá, você pode me ajudar?"])
-    max_new_tokens: int = Field(default=48, ge=1, le=256)
-    temperature: float = Field(default=0.8, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
+    max_new_tokens: StrictInt = Field(default=48, ge=1, le=256)
+    temperature: StrictFloat = Field(default=0.8, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
 
 
 class JobAccepted(BaseModel):
@@ -32,7 +33,7 @@ class JobAccepted(BaseModel):
     status_url: str
 
 
-@router.post("/api/predict", response_model=JobAccepted, status_code=200)
+@router.post("/api/predict", response_model=JobAccepted, status_code=200, responses={**ENQUEUE, **BAD_BODY})
 def predict(body: PredictIn, session: SessionDep, response: Response,
             idempotency_key: IdempotencyKey = None) -> JobAccepted:
     """Queue a generation; poll `/api/result/{job_id}`."""
@@ -42,7 +43,7 @@ def predict(body: PredictIn, session: SessionDep, response: Response,
     return JobAccepted(job_id=accepted.task_id, status_url=f"/api/result/{accepted.task_id}")
 
 
-@router.get("/api/result/{job_id}")
+@router.get("/api/result/{job_id}", responses=NOT_FOUND)
 def result(job_id: str, session: SessionDep) -> dict[str, Any]:
     """`{"result": {"content", "role": "assistant", "tool_calls": null}}` when done; else a status."""
     record = get_task_record(session=session, task_id=job_id)

@@ -9,15 +9,18 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict
 
-AlunoId = Annotated[StrictInt, Field(gt=0, le=2**63 - 1, description="Student id")]
+from api.schemas.params import MAX_JSON_INT
+
+AlunoId = Annotated[StrictInt, Field(gt=0, le=MAX_JSON_INT, description="Student id")]
+#: Checked by `normalized_instants` (Python's ISO 8601 parser), after the length.
+Instant = Annotated[str, Field(max_length=64, json_schema_extra={"format": "date-time"})]
 
 
 class CheckinIn(TypedDict):
     """One check-in of `POST /checkin/batch`."""
 
     aluno_id: AlunoId
-    data_hora: NotRequired[Annotated[str | None, Field(
-        max_length=64,
+    data_hora: NotRequired[Annotated[Instant | None, Field(
         description="ISO 8601 instant; without an offset it is local time in TIMEZONE. Default: when the "
                     "request is accepted.",
         examples=["2026-11-21T07:30:00-03:00"])]]

@@ -72,6 +72,8 @@ class DeadLetterList(BaseModel):
 class ReplayIn(BaseModel):
     """Optional corrected body to apply instead of the stored one."""
 
+    model_config = ConfigDict(extra="forbid")
+
     body: Any | None = Field(default=None, description="A corrected message (JSON value or text)")
 
 

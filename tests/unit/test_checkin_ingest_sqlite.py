@@ -104,3 +104,13 @@ def test_upsert_alunos_renames_without_duplicating(engine: Engine) -> None:
         assert session.scalar(select(func.count()).select_from(Aluno)) == 4
         names = {aluno.id: aluno.nome for aluno in session.scalars(select(Aluno))}
     assert names == {1: "Ana Maria", 2: "Bruno", 3: None, 4: "Carla"}
+
+
+def test_instants_before_year_1000_are_stored_as_sqlite_reads_them(engine: Engine) -> None:
+    """Catches "204-12-19 04:32:37" (glibc's %Y does not pad): SQLite cannot read it, so the churn
+    training's `strftime('%s', data_hora)` was NULL and the whole retrain a TypeError (found by the
+    contract run: `/checkin/batch` accepts any ISO 8601 instant)."""
+    ingest(engine, [1], ["0204-12-19T04:32:37+00:00"])
+    assert stored(engine) == [(1, datetime(204, 12, 19, 4, 32, 37, tzinfo=UTC))]
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT strftime('%s', data_hora) FROM checkins").scalar() is not None

@@ -100,6 +100,13 @@ def test_greedy_replies_are_deterministic(generator: Any) -> None:
         generator, "O relatório noturno", params)
 
 
+def test_a_temperature_too_cold_to_sample_is_greedy(generator: Any) -> None:
+    """Catches temperature=1e-300 (valid: 0 to 2) failing the task with NaN probabilities (the contract run)."""
+    params = GenerationParams(max_new_tokens=6, temperature=1e-300)
+    assert params.greedy
+    assert generate_reply(generator, "Olá", params) == generate_reply(generator, "Olá", GenerationParams(6, 0.0))
+
+
 @pytest.mark.parametrize("max_new_tokens", [48, 256])
 def test_long_prompt_is_cut_to_the_context(generator: Any, max_new_tokens: int) -> None:
     prompt = ("A academia abre às seis e o relatório da noite mostra as visitas de cada hora. " * 50)[:3000]
