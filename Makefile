@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install up test lint unit bench-checkins clean browser
+.PHONY: install up test lint unit bench-checkins clean test-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -28,11 +28,11 @@ up: install
 lint: install
 	$(BIN)/ruff check --no-cache .
 
-# Debian's chromium for the browser test (warns, never fails, where it cannot be installed).
-browser:
-	./scripts/ensure-chromium.sh
+# Debian's chromium and nginx-light for the browser and nginx tests (warns, never fails, where they cannot be installed).
+test-tools:
+	./scripts/ensure-test-tools.sh
 
-test: lint browser
+test: lint test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: install

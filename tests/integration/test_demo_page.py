@@ -1,6 +1,6 @@
 """The demo page (`GET /demo`) in headless Chromium: a prompt goes in, the generated answer appears.
 
-The browser is Debian's `chromium` (`scripts/ensure-chromium.sh`, run by `make test`), driven by the
+The browser is Debian's `chromium` (`scripts/ensure-test-tools.sh`, run by `make test`), driven by the
 `playwright` package; no browser is ever downloaded (`playwright install` is not used).
 """
 
@@ -34,7 +34,7 @@ def _chromium() -> str:
     """Debian's chromium; without it the test is skipped loudly (CI=true fails the run)."""
     path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
     if path is None:
-        reason = f"{CHROMIUM} is not installed (run scripts/ensure-chromium.sh as root, or apt-get install chromium)"
+        reason = f"{CHROMIUM} is not installed (run scripts/ensure-test-tools.sh as root, or apt-get install chromium)"
         REGISTRY.skipped["chromium"] = reason
         pytest.skip(f"browser test: {reason}")
     return path
