@@ -10,18 +10,21 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pika
 import pytest
 from pika.exceptions import ChannelClosedByBroker
 
+from taskplatform.processes import wait_until
 from tests.integration.stack import platform_env
 from tests.services import RABBITMQ_URL, REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = urlsplit(RABBITMQ_URL)
-VHOST = unquote(PARTS.path[1:]) or "/"
+#: A vhost of this module's own: the stacks' workers consume `rasp_data` on the test vhost, and would take the
+#: devices' messages before this module could read them.
+VHOST = f"tp-test-devices-{secrets.token_hex(4)}"
 
 
 def connect(user: str, password: str) -> pika.BlockingConnection:
@@ -29,14 +32,23 @@ def connect(user: str, password: str) -> pika.BlockingConnection:
                                                              pika.PlainCredentials(user, password)))
 
 
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
 @pytest.fixture(scope="module")
 def device() -> Iterator[tuple[str, str]]:
-    """A device user made by `python -m taskplatform rabbitmq-device-user` on the test vhost, deleted afterwards."""
+    """A device user made by `python -m taskplatform rabbitmq-device-user` on a vhost of its own, both deleted
+    afterwards."""
     REGISTRY.require("rabbitmq")
     if not shutil.which("rabbitmqctl"):
         pytest.skip("rabbitmqctl is not on this machine (the broker is elsewhere)")
+    admin = unquote(PARTS.username or "guest")
+    _rabbitmqctl("add_vhost", VHOST)
+    _rabbitmqctl("set_permissions", "-p", VHOST, admin, ".*", ".*", ".*")
     user, password = f"tp-test-device-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
-    env = platform_env(BROKER_URL=RABBITMQ_URL, RABBITMQ_DEVICE_USER=user, RABBITMQ_DEVICE_PASSWORD=password)
+    broker_url = PARTS._replace(path="/" + quote(VHOST, safe="")).geturl()
+    env = platform_env(BROKER_URL=broker_url, RABBITMQ_DEVICE_USER=user, RABBITMQ_DEVICE_PASSWORD=password)
     made = subprocess.run([sys.executable, "-m", "taskplatform", "rabbitmq-device-user"], env=env, cwd=ROOT,
                           capture_output=True, text=True)
     try:
@@ -48,6 +60,7 @@ def device() -> Iterator[tuple[str, str]]:
         yield user, password
     finally:
         subprocess.run(["rabbitmqctl", "delete_user", user], capture_output=True)
+        subprocess.run(["rabbitmqctl", "delete_vhost", VHOST], capture_output=True)
 
 
 def refused(user: str, password: str, action: Callable[[Any], Any]) -> bool:
@@ -77,9 +90,17 @@ def test_a_device_publishes_to_rasp_data_as_the_seed_does(device: tuple[str, str
     seed.basic_publish(exchange="", routing_key="rasp_data", body=body,
                        properties=pika.BasicProperties(delivery_mode=2))
     connection.close()
-    _, _, received = channel.basic_get("rasp_data", auto_ack=True)
+    received: list[bytes] = []
+
+    def arrived() -> bool:
+        _, _, message = channel.basic_get("rasp_data", auto_ack=True)
+        if message is not None:
+            received.append(message)
+        return bool(received)
+
+    wait_until(arrived, timeout=10, interval=0.1, what="the device's message in rasp_data")
     admin.close()
-    assert received is not None and received.decode() == body
+    assert [m.decode() for m in received] == [body]
 
 
 def test_a_device_can_read_declare_or_publish_nothing_else(device: tuple[str, str]) -> None:
