@@ -33,8 +33,9 @@ def register_version(*, connection: Connection, kind: str, version: str, artifac
         kind=kind, version=version, artifact_key=artifact_key, artifact_sha256=artifact_sha256,
         json_sha256=json_sha256, metrics=metrics, params=params, data_hash=data_hash,
         active=False, predictions_served=0, task_id=task_id, trained_at=utcnow(),
-    ).on_conflict_do_nothing()
-    if connection.execute(stmt).rowcount:
+    ).on_conflict_do_nothing().returning(ModelVersion.__table__.c.version)
+    # RETURNING, not rowcount: SQLAlchemy with psycopg reports -1 for an INSERT, inserted or skipped.
+    if connection.execute(stmt).first() is not None:
         return True
     table = ModelVersion.__table__
     connection.execute(update(table).where(table.c.kind == kind, table.c.version == version)
