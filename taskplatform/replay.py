@@ -9,7 +9,7 @@ from typing import Any
 from taskplatform.dead_letters import BASE64_PREFIX
 from taskplatform.devices import parse_reading
 from taskplatform.models import DeadLetter
-from taskplatform.raw_messages import InvalidMessage
+from taskplatform.raw_messages import InvalidMessage, check_storable
 from taskplatform.raw_queues import RASP_DATA, RAW_SESSIONS
 from taskplatform.sessions import parse_session
 
@@ -63,4 +63,5 @@ def task_arguments(raw: Any) -> tuple[list[Any], dict[str, Any]]:
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InvalidMessage("invalid_message", f"{TASK_BODY_SHAPE}; got args of type {type(args).__name__} "
                                                 f"and kwargs of type {type(kwargs).__name__}")
+    check_storable({"args": args, "kwargs": kwargs})  # the ledger keeps a copy (Redis): NaN or NUL would break it
     return args, kwargs

@@ -23,7 +23,9 @@ GENERATE = "textgen.generate"
 
 
 class PredictIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, examples=["Olá, você pode me ajudar?"])
+    #: No NUL character: the ledger's JSON columns refuse it on PostgreSQL (the Redis ledger keeps the prompt).
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, pattern=r"^[^\x00]*$",
+                      examples=["Olá, você pode me ajudar?"])
     max_new_tokens: StrictInt = Field(default=48, ge=1, le=256)
     temperature: StrictFloat = Field(default=0.8, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
 

@@ -199,8 +199,9 @@ def test_the_raw_queue_consumers_dead_letter_what_the_api_refuses(stack: Stack) 
 def test_nul_characters_are_422s_not_500s(stack: Stack) -> None:
     """Breach (PostgreSQL): text and JSON columns refuse NUL, so a NUL in a filter, a path or a body was a 500, or a
     202 whose task then failed."""
-    before = {name: _queued(stack, name) for name in ("sessions.persist", "devices.upsert")}
+    before = {name: _queued(stack, name) for name in ("sessions.persist", "devices.upsert", "textgen.generate")}
     assert _locs(stack.api.get("/tarefas", params={"name": "a\x00"})) == [["query", "name"]]
+    assert _locs(stack.api.post("/api/predict", json={"text": "ol\x00a"})) == [["body", "text"]]
     assert _locs(stack.api.get("/devices", params={"wifi_status": "\x00"})) == [["query", "wifi_status"]]
     assert _locs(stack.api.get("/dead-letters", params={"reason": "\x00"})) == [["query", "reason"]]
     assert _locs(stack.api.get("/tarefa/a%00b")) == [["path", "task_id"]]

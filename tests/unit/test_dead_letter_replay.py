@@ -51,6 +51,15 @@ def test_a_corrected_body_of_the_wrong_shape_is_invalid(corrected: Any) -> None:
         replay_for(task_letter('{"args": [], "kwargs": {"reading": {"id": "x"}}}'), corrected)
 
 
+@pytest.mark.parametrize("corrected", [{"args": [], "kwargs": {"reading": {"id": "pi\x00"}}},
+                                       {"args": ["a\x00"], "kwargs": {}}, '{"args": [NaN], "kwargs": {}}'])
+def test_a_corrected_task_body_the_ledger_cannot_store_is_invalid(corrected: Any) -> None:
+    """Catches a replay that the Redis ledger's copy of its arguments (jsonb on PostgreSQL) turns into a 500: a NUL
+    character or a number JSON does not have."""
+    with pytest.raises(InvalidMessage):
+        replay_for(task_letter('{"args": [], "kwargs": {"reading": {"id": "x"}}}'), corrected)
+
+
 @pytest.mark.parametrize(("queue", "corrected"), [("rasp_data", "not json{"), ("rasp_data", [1, 2]),
                                                   ("raw_sessions", "not json{"), ("raw_sessions", {"user_id": "u"})])
 def test_a_raw_letter_corrected_with_an_invalid_body_is_invalid(queue: str, corrected: Any) -> None:
