@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,3 +107,58 @@ def queue_depth(stack: Stack, queue: str) -> int:
         return int(client.llen(queue))
     finally:
         client.close()
+
+
+def task_message_kwargs(stack: Stack, queue: str, task_id: str) -> dict[str, Any]:
+    """The kwargs of task `task_id` as its message waits in `queue` (no worker may be consuming it); the message
+    stays in the queue."""
+    if stack.broker_kind == "redis":
+        client = redis.Redis.from_url(stack.env["BROKER_URL"])
+        try:
+            envelopes = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+        finally:
+            client.close()
+        [envelope] = [e for e in envelopes if e["headers"]["id"] == task_id]
+        return dict(json.loads(base64.b64decode(envelope["body"]))[1])
+    connection = amqp_connection(stack)
+    try:
+        channel = connection.channel()
+        held = []
+        try:
+            while True:
+                method, properties, body = channel.basic_get(queue)
+                if method is None:
+                    raise AssertionError(f"task {task_id} is not in {queue}")
+                held.append(method.delivery_tag)
+                if (properties.headers or {}).get("id") == task_id:
+                    return dict(json.loads(body)[1])
+        finally:
+            for tag in held:
+                channel.basic_nack(tag, requeue=True)
+    finally:
+        connection.close()
+
+
+def deliver_until_dead_lettered(stack: Stack, queue: str, task_id: str, *, limit: int) -> int:
+    """A crash-looping consumer: take task `task_id` from `queue` and return it, until RabbitMQ stops
+    delivering it (its delivery limit); returns the number of deliveries."""
+    connection = amqp_connection(stack)
+    deliveries = 0
+    try:
+        channel = connection.channel()
+
+        def delivered_again() -> bool:
+            nonlocal deliveries
+            method, properties, _ = channel.basic_get(queue)
+            if method is None:
+                return deliveries > limit
+            if (properties.headers or {}).get("id") != task_id:
+                raise AssertionError(f"{queue} holds another message: {properties.headers}")
+            deliveries += 1
+            channel.basic_reject(method.delivery_tag, requeue=True)
+            return False
+
+        wait_until(delivered_again, timeout=60, interval=0.01, what=f"task {task_id} past its delivery limit")
+    finally:
+        connection.close()
+    return deliveries
