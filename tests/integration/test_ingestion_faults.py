@@ -18,12 +18,6 @@ from tests.services import REGISTRY
 pytestmark = pytest.mark.slow
 
 
-def _final_readings_applied(stack: Stack, final: dict[str, float]) -> bool:
-    listed = stack.api.get("/devices", params={"limit": 1000}).json()["items"]
-    seen = {d["raspberry_id"]: d["cpu_percent"] for d in listed}
-    return all(seen.get(i) == v for i, v in final.items())
-
-
 def _distinct_readings(prefix: str, count: int) -> dict[str, float]:
     """One device per message, each with its own value: a message lost is a device missing or a value wrong."""
     return {f"{prefix}-{n}": float(n) for n in range(count)}
@@ -152,8 +146,8 @@ def test_a_broker_restart_loses_no_message(stack: Stack) -> None:
     final = {f"{prefix}-final-{d}": 5e5 + d for d in range(50)}
     wait_until(lambda: _try_publish(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()]), timeout=60,
                interval=1, what="the broker to accept messages again")
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=120, interval=0.5,
-               what="every device's final reading after the restart")
+    wait_until(lambda: devices_with_prefix(stack, f"{prefix}-final-") == final, timeout=120, interval=0.5,
+               what="every reading published after the restart")
     accepted = stack.api.post("/devices/health", json={"id": f"{prefix}-http", "wifi_status": "back"})
     assert accepted.status_code == 202 and stack.wait_task(accepted.json()["task_id"])["state"] == "SUCCESS"
 
@@ -179,5 +173,5 @@ def test_device_messages_wait_out_a_database_outage(stack: Stack) -> None:
                    timeout=60, what="the consumer to hold the batch")
     finally:
         start_postgres()
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=120, interval=0.5,
+    wait_until(lambda: devices_with_prefix(stack, prefix) == final, timeout=120, interval=0.5,
                what="every reading after the database came back")
