@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from taskplatform.processes import wait_until
-from tests.integration.helpers import count_rows, run_task, wait_device
+from tests.integration.helpers import count_rows, dead_letters_with, run_task, wait_device
 from tests.integration.producers import SEED_READING, publish_rasp_data, require_amqp
 from tests.integration.stack import Stack
 
@@ -37,12 +37,9 @@ def test_malformed_messages_become_dead_letters_and_a_fixed_one_replays(stack: S
     marker = uuid.uuid4().hex[:8]
     publish_rasp_data(stack, [f"not json {marker}{{".encode(), {"wifi_status": f"no id {marker}"}])
 
-    def letters() -> list[dict]:
-        items = stack.api.get("/dead-letters", params={"queue": "rasp_data", "limit": 1000}).json()["items"]
-        return [i for i in items if marker in i["body"]]
-
-    wait_until(lambda: len(letters()) == 2, timeout=30, what="two dead letters")
-    found = {letter["reason"]: letter for letter in letters()}
+    wait_until(lambda: len(dead_letters_with(stack, marker, queue="rasp_data")) == 2, timeout=30,
+               what="two dead letters")
+    found = {letter["reason"]: letter for letter in dead_letters_with(stack, marker, queue="rasp_data")}
     assert set(found) == {"invalid_json", "invalid_message"}
     assert "id" in found["invalid_message"]["error"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from taskplatform.processes import wait_until
 from tests.integration.conftest import Embedded
-from tests.integration.helpers import dead_letters_with, devices_with_prefix, queue_depth
+from tests.integration.helpers import dead_letters_with, devices_with_prefix, queue_depth, wait_dead_letter
 from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp
 from tests.integration.service_control import restart_rabbitmq_app, start_postgres, stop_postgres
 from tests.integration.stack import Stack
@@ -114,17 +114,12 @@ def test_a_session_that_keeps_failing_lands_in_the_dead_letter_store(stack: Stac
     stack.start_worker(queues=("sessions",), S3_SECRET_KEY="refused-secret")
     try:
         publish_raw_sessions(stack, [session])
-
-        def letter() -> dict | None:
-            items = stack.api.get("/dead-letters", params={"queue": "raw_sessions", "reason": "delivery_limit"}).json()
-            return next((i for i in items["items"] if session["session_uuid"] in i["body"]), None)
-
-        wait_until(lambda: letter() is not None, timeout=120, interval=0.5, what="the dead letter")
+        found = wait_dead_letter(stack, session["session_uuid"], timeout=120, queue="raw_sessions",
+                                 reason="delivery_limit")
     finally:
         stack.stop_worker()
         stack.start_worker()
-    found = letter()
-    assert found is not None and found["attempts"] >= 5
+    assert found["attempts"] >= 5
     replay = stack.api.post(f"/dead-letters/{found['id']}/replay")
     assert stack.wait_task(replay.json()["task_id"])["state"] == "SUCCESS"
     assert stack.api.get(f"/sessions/doomed/{session['session_uuid']}").status_code == 200
