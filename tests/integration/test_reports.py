@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -73,12 +74,14 @@ def _seed_day(stack: Stack, day: str) -> int:
     return len(body)
 
 
-def _report_row(stack: Stack, day: str) -> list[Any]:
+def _report_row(stack: Stack, day: str) -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """(task_id, chart_key, generated_at, content) of every stored report of `day` (at most one)."""
+    key = date.fromisoformat(day) if stack.engine.dialect.name == "postgresql" else day
     with stack.engine.connect() as connection:
-        return list(connection.execute(text("SELECT task_id, chart_key, generated_at, content FROM daily_reports "
-                                            "WHERE data = :d"), {"d": date.fromisoformat(day)
-                                                                 if stack.engine.dialect.name == "postgresql"
-                                                                 else day}).all())
+        rows = connection.execute(text("SELECT task_id, chart_key, generated_at, content FROM daily_reports "
+                                       "WHERE data = :d"), {"d": key}).all()
+    # SQLite hands the JSON column back as text to a plain query.
+    return [(t, c, g, json.loads(body) if isinstance(body, str) else body) for t, c, g, body in rows]
 
 
 def _writers_waiting(stack: Stack) -> int:
