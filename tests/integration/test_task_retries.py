@@ -44,8 +44,11 @@ def test_a_task_retries_with_backoff_while_the_object_store_is_down_then_succeed
         bound = min(BACKOFF_FACTOR * 2 ** retry["retries"], BACKOFF_MAX)
         assert retry["countdown_s"] is not None and 0 <= retry["countdown_s"] <= bound, retry
         assert "EndpointConnectionError" in retry["error"] or "ConnectionError" in retry["error"], retry
+    # Celery publishes the retry before the RETRY hook runs: with a delay of 0 the next attempt can start
+    # (and be recorded) before the previous attempt's RETRY event, so only the counts are fixed.
     states = [e["state"] for e in record["events"] if e["state"] != "QUEUED"]
-    assert states == ["STARTED", "RETRY"] * len(retries) + ["STARTED", "SUCCESS"]
+    assert states[0] == "STARTED" and states[-1] == "SUCCESS" and states.count("SUCCESS") == 1, states
+    assert states.count("STARTED") == len(retries) + 1, states
     assert record["attempts"] == len(retries) + 1
     stored = stack.api.get(f"/sessions/{session['user_id']}/{session['session_uuid']}")
     assert stored.status_code == 200 and json.loads(stored.content) == session
