@@ -28,11 +28,14 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
 
-def _probe_refused(stack: Stack) -> bool:
-    """Publish one harmless task (an empty batch) with confirms; True when the broker nacks it."""
+def _probe_refused(stack: Stack, accepted: list[str]) -> bool:
+    """Publish one harmless task (an empty batch) with confirms; True when the broker nacks it. The ids of the
+    probes it accepted are added to `accepted`."""
+    task_id = f"probe-{uuid.uuid4()}"
     try:
         stack.producer.send_task("checkins.ingest_batch", kwargs={"aluno_ids": [], "instants": []},
-                                 task_id=f"probe-{uuid.uuid4()}", queue="checkins", retry=False)
+                                 task_id=task_id, queue="checkins", retry=False)
+        accepted.append(task_id)
     except OperationalError as exc:  # kombu's wrapper of the nack
         if isinstance(exc.__cause__ or exc.__context__, MessageNacked):
             return True
@@ -41,7 +44,7 @@ def _probe_refused(stack: Stack) -> bool:
 
 
 @contextmanager
-def _rabbitmq_refuses(stack: Stack) -> Iterator[None]:
+def _rabbitmq_refuses(stack: Stack, probes: list[str]) -> Iterator[None]:
     """A max-length 0, reject-publish policy on `checkins`: with confirms on, the broker nacks the publish.
     A quorum queue enforces the limit once it holds a message, so harmless probes are published until one is
     refused."""
@@ -52,7 +55,8 @@ def _rabbitmq_refuses(stack: Stack) -> Iterator[None]:
     _rabbitmqctl("set_policy", "-p", vhost, "--apply-to", "queues", "--priority", "100", POLICY, "^checkins$",
                  json.dumps({"max-length": 0, "overflow": "reject-publish"}))
     try:
-        wait_until(lambda: _probe_refused(stack), timeout=30, interval=0.2, what="the broker to refuse publishes")
+        wait_until(lambda: _probe_refused(stack, probes), timeout=30, interval=0.2,
+                   what="the broker to refuse publishes")
         yield
     finally:
         _rabbitmqctl("clear_policy", "-p", vhost, POLICY)
@@ -83,8 +87,9 @@ def test_a_refused_publish_is_a_503_without_a_record_and_the_same_key_succeeds_l
     ledger_before = stack.api.get("/tarefas", params={"name": "checkins.ingest_batch", "limit": 1}).json()["total"]
     # The worker is stopped so the refusal does not depend on how fast it drains the queue.
     stack.stop_worker()
+    probes: list[str] = []
     try:
-        with _rabbitmq_refuses(stack) if stack.broker_kind == "amqp" else _redis_refuses(stack):
+        with _rabbitmq_refuses(stack, probes) if stack.broker_kind == "amqp" else _redis_refuses(stack):
             refused = stack.api.post("/checkin/batch", json=body, headers={"Idempotency-Key": key})
             assert refused.status_code == 503, refused.text
             assert "broker did not accept" in refused.json()["detail"]
@@ -98,3 +103,5 @@ def test_a_refused_publish_is_a_503_without_a_record_and_the_same_key_succeeds_l
     again = stack.api.post("/checkin/batch", json=body, headers={"Idempotency-Key": key})
     assert again.json()["task_id"] == retried.json()["task_id"]
     assert checkins_of(stack, [student]) == 1
+    for probe in probes:  # leave no task of this test running into the next one
+        stack.wait_task(probe)
