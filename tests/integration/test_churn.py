@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,22 +30,21 @@ def own(stack: Stack, tmp_path: Path) -> Iterator[Stack]:
     if stack.broker_kind == "amqp":
         pytest.skip("churn training is checked on the Redis stacks, on SQLite and PostgreSQL: the broker carries "
                     "its task as any other (each restart of the worker here costs time)")
-    database = postgres_database() if stack.engine.dialect.name == "postgresql" else None
-    url = database.__enter__() if database else f"sqlite:///{tmp_path / 'churn.sqlite3'}"
-    migrate({**stack.env, "DATABASE_URL": url})
-    stack.stop_worker()
-    view = copy.copy(stack)
-    try:
-        stack.start_worker(DATABASE_URL=url)
-        view.api = stack.start_api(name="api-churn", DATABASE_URL=url)
-        yield view
-    finally:
-        if any(m.name == "api-churn" for m in stack.supervisor.children):
-            stack.supervisor.stop("api-churn")
+    fresh = (postgres_database() if stack.engine.dialect.name == "postgresql"
+             else nullcontext(f"sqlite:///{tmp_path / 'churn.sqlite3'}"))
+    with fresh as url:
+        migrate({**stack.env, "DATABASE_URL": url})
         stack.stop_worker()
-        stack.start_worker()
-        if database:
-            database.__exit__(None, None, None)
+        view = copy.copy(stack)  # its `api` talks to the fresh database; `engine` is still the stack's
+        try:
+            stack.start_worker(DATABASE_URL=url)
+            view.api = stack.start_api(name="api-churn", DATABASE_URL=url)
+            yield view
+        finally:
+            for process in ("api-churn", "worker"):
+                if any(m.name == process for m in stack.supervisor.children):
+                    stack.supervisor.stop(process)
+            stack.start_worker()
 
 
 def _load_gym(stack: Stack) -> SyntheticGym:
