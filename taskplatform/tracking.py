@@ -69,9 +69,15 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     def on_retry(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                  einfo: ExceptionInfo) -> None:
-        logger.warning("task retry: %s id=%s error=%s: %s", self.name, task_id, type(exc).__name__, exc)
+        # Celery's Retry carries the delay it chose (backoff with jitter): recorded so a client sees when.
+        raised = getattr(einfo.exception, "exc", None) if einfo else None  # billiard wraps the Retry
+        when = getattr(raised, "when", None)
+        countdown = when if isinstance(when, int | float) else None
+        logger.warning("task retry: %s id=%s in %ss error=%s: %s", self.name, task_id, countdown,
+                       type(exc).__name__, exc)
         self._record(task_id, TaskState.RETRY, error_type=type(exc).__name__, error_message=str(exc),
-                     detail={"retries": self.request.retries, "error": f"{type(exc).__name__}: {exc}"})
+                     detail={"retries": self.request.retries, "error": f"{type(exc).__name__}: {exc}",
+                             "countdown_s": countdown})
 
     def on_success(self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         runtime = self._runtime()

@@ -74,7 +74,7 @@ def textgen_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextmanager
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     """A fresh database for one stack, dropped afterwards."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"tp_test_{uuid.uuid4().hex[:10]}"
@@ -98,7 +98,7 @@ def stack(request: pytest.FixtureRequest, embedded: Embedded, textgen_model: str
     root = tmp_path_factory.mktemp(name)
     broker_url = RABBITMQ_URL if broker == "rabbitmq" else f"{embedded.redis_url}/{list(STACKS).index(name)}"
     s3 = embedded.s3_env
-    database_cm = _postgres_database() if database == "postgres" else nullcontext(f"sqlite:///{root / 'db.sqlite3'}")
+    database_cm = postgres_database() if database == "postgres" else nullcontext(f"sqlite:///{root / 'db.sqlite3'}")
     with database_cm as database_url:
         running = new_stack(name, broker_url=broker_url, broker_kind="amqp" if broker == "rabbitmq" else "redis",
                             database_url=database_url, s3=s3, log_dir=root / "logs",

@@ -17,7 +17,7 @@ def require_amqp(stack: Stack) -> None:
         pytest.skip("raw JSON producers publish to RabbitMQ; the Redis stacks take them over HTTP")
 
 
-def _connection(stack: Stack) -> pika.BlockingConnection:
+def amqp_connection(stack: Stack) -> pika.BlockingConnection:
     parts = urlsplit(stack.env["BROKER_URL"])
     credentials = pika.PlainCredentials(parts.username or "guest", parts.password or "guest")
     vhost = unquote(parts.path[1:]) or "/"
@@ -26,7 +26,7 @@ def _connection(stack: Stack) -> pika.BlockingConnection:
 
 def publish_rasp_data(stack: Stack, bodies: list[Any]) -> None:
     """The Raspberry Pi snippet of the seed, verbatim but for the credentials."""
-    connection = _connection(stack)
+    connection = amqp_connection(stack)
     channel = connection.channel()
     channel.queue_declare(queue="rasp_data", durable=True)
     for body in bodies:
@@ -38,7 +38,7 @@ def publish_rasp_data(stack: Stack, bodies: list[Any]) -> None:
 
 def publish_raw_sessions(stack: Stack, bodies: list[Any]) -> None:
     """Worker IO's producers: the quorum queue with its delivery limit, persistent messages."""
-    connection = _connection(stack)
+    connection = amqp_connection(stack)
     channel = connection.channel()
     channel.queue_declare(queue="raw_sessions", durable=True,
                           arguments={"x-queue-type": "quorum", "x-delivery-limit": 5})

@@ -61,21 +61,23 @@ class Stack:
                                   if self.broker_kind == "amqp" else {})
 
     # Processes ------------------------------------------------------------------------
-    def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2,
+    def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2, process: str = "worker",
                      **extra_env: str) -> None:
-        self.supervisor.start("worker", worker_command(queues=queues, concurrency=concurrency, name=self.worker_name,
-                                                       extra=("--without-gossip", "--without-mingle")),
+        """Start the stack's worker, or with `process` another one (node `<stack>-<process>@test`)."""
+        node = self.worker_name if process == "worker" else f"{self.name}-{process}@test"
+        self.supervisor.start(process, worker_command(queues=queues, concurrency=concurrency, name=node,
+                                                      extra=("--without-gossip", "--without-mingle")),
                               env={**self.env, **extra_env}, cwd=ROOT, stop_timeout=30)
-        wait_until(self._worker_answers, timeout=60, interval=0.3, what=f"worker {self.worker_name}")
+        wait_until(lambda: self._worker_answers(node), timeout=60, interval=0.3, what=f"worker {node}")
 
-    def _worker_answers(self) -> bool:
-        return bool(self.producer.control.ping(destination=[self.worker_name], timeout=0.5))
+    def _worker_answers(self, node: str) -> bool:
+        return bool(self.producer.control.ping(destination=[node], timeout=0.5))
 
     def kill_worker(self) -> None:
         self.supervisor.kill("worker")
 
-    def stop_worker(self) -> None:
-        self.supervisor.stop("worker")
+    def stop_worker(self, process: str = "worker") -> None:
+        self.supervisor.stop(process)
 
     def start_api(self, *, name: str = "api", **extra_env: str) -> httpx.Client:
         port = free_port()

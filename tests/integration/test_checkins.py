@@ -7,14 +7,22 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from tests.integration.helpers import checkin_batch, new_student_ids
+from taskplatform.processes import wait_until
+from tests.integration.helpers import (
+    accepted_task,
+    checkin_batch,
+    checkins_of,
+    new_student_ids,
+    task_message_kwargs,
+)
 from tests.integration.stack import Stack
 
 
-def _count(stack: Stack, ids: list[int]) -> int:
+def _rows(stack: Stack, ids: list[int]) -> set[tuple[int, str]]:
     with stack.engine.connect() as connection:
-        return connection.execute(text("SELECT count(*) FROM checkins WHERE aluno_id BETWEEN :lo AND :hi"),
-                                  {"lo": min(ids), "hi": max(ids)}).scalar_one()
+        rows = connection.execute(text("SELECT aluno_id, data_hora FROM checkins WHERE aluno_id BETWEEN :lo AND :hi"),
+                                  {"lo": min(ids), "hi": max(ids)}).all()
+    return {(int(aluno_id), str(instant)) for aluno_id, instant in rows}
 
 
 def test_batch_of_1000_is_stored_once_and_resending_inserts_nothing(stack: Stack) -> None:
@@ -35,7 +43,7 @@ def test_batch_of_1000_is_stored_once_and_resending_inserts_nothing(stack: Stack
     redo = stack.wait_task(again.json()["task_id"])
     assert redo["state"] == "SUCCESS"
     assert redo["result"]["inserted"] == 0 and redo["result"]["duplicates"] == 1000
-    assert _count(stack, ids) == 1000
+    assert checkins_of(stack, ids) == 1000
 
     listed = stack.api.get("/tarefas", params={"state": "SUCCESS", "name": "checkins.ingest_batch",
                                                "limit": 500}).json()
@@ -106,7 +114,7 @@ def test_idempotency_key_returns_the_first_task(stack: Stack) -> None:
     second = stack.api.post("/checkin/batch", json=body, headers=headers).json()
     assert second["task_id"] == first["task_id"]
     stack.wait_task(first["task_id"])
-    assert _count(stack, ids) == 1
+    assert checkins_of(stack, ids) == 1
 
 
 def test_students_are_upserted_in_bulk_and_validated(stack: Stack) -> None:
@@ -118,3 +126,30 @@ def test_students_are_upserted_in_bulk_and_validated(stack: Stack) -> None:
         assert connection.execute(text("SELECT nome FROM alunos WHERE id = :i"), {"i": ids[0]}).scalar() == "Ana Maria"
     bad = stack.api.post("/alunos", json=[{"aluno_id": ids[1]}, {"aluno_id": "x"}])
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", 1, "aluno_id"]
+
+
+def test_a_redelivered_batch_without_instants_writes_the_same_rows(stack: Stack) -> None:
+    """Breach caught: a check-in without `data_hora` stamped when a worker runs the task instead of when the API
+    accepted it, so a redelivery a second later would insert the batch again. The same message is delivered a
+    second time, in a later second than the first delivery, and must insert nothing: same rows, no new ones."""
+    ids = new_student_ids(stack.api, 50)
+    stack.stop_worker()
+    try:
+        task_id = accepted_task(stack.api.post("/checkin/batch", json=[{"aluno_id": i} for i in ids]))
+        kwargs = task_message_kwargs(stack, "checkins", task_id)
+    finally:
+        stack.start_worker()
+    first = stack.wait_task(task_id)
+    assert first["result"]["inserted"] == 50, first
+    stored = _rows(stack, ids)
+    assert len(stored) == 50
+    finished = datetime.fromisoformat(first["finished_at"].replace("Z", "+00:00"))
+    wait_until(lambda: datetime.now(UTC).replace(microsecond=0) > finished, timeout=5, interval=0.05,
+               what="the clock to pass the first delivery's second")
+    stack.send_raw("checkins.ingest_batch", kwargs, task_id=task_id, queue="checkins")
+    wait_until(lambda: stack.api.get(f"/tarefa/{task_id}").json()["attempts"] == 2, timeout=60, interval=0.2,
+               what="the second delivery to start")
+    second = stack.wait_task(task_id)
+    assert second["state"] == "SUCCESS" and second["attempts"] == 2
+    assert second["result"]["inserted"] == 0 and second["result"]["duplicates"] == 50, second
+    assert _rows(stack, ids) == stored

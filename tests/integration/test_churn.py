@@ -1,30 +1,84 @@
-"""Churn retraining through a worker: progress, registry, promotion rule and the risk ranking."""
+"""Churn retraining through a worker: progress, registry, promotion rule and the risk ranking.
+
+The model trains on every check-in in the database, so these tests run a worker and an API on a database of
+their own: no other test's check-ins (nor today's date) can change what they train on."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import copy
+from collections.abc import Iterator
+from contextlib import nullcontext
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ml.synthetic_gym import generate_gym
-from tests.integration.stack import Stack
+import numpy as np
+import pytest
+
+from ml.synthetic_gym import SyntheticGym, generate_gym
+from tests.integration.conftest import postgres_database
+from tests.integration.stack import Stack, migrate
 
 STUDENTS = 600
+#: A fixed half-year: the reference time of a model is its latest check-in, never today.
+GYM_START = date(2025, 3, 3)
 
 
-def _load_gym(stack: Stack) -> frozenset[int]:
-    gym = generate_gym(students=STUDENTS, start=date.today() - timedelta(days=182), days=182,
-                       tz=ZoneInfo("America/Sao_Paulo"), seed=11)
+@pytest.fixture()
+def own(stack: Stack, tmp_path: Path) -> Iterator[Stack]:
+    """The stack with its worker and an API switched to a fresh, migrated database (restored afterwards)."""
+    if stack.broker_kind == "amqp":
+        pytest.skip("churn training is checked on the Redis stacks, on SQLite and PostgreSQL: the broker carries "
+                    "its task as any other (each restart of the worker here costs time)")
+    fresh = (postgres_database() if stack.engine.dialect.name == "postgresql"
+             else nullcontext(f"sqlite:///{tmp_path / 'churn.sqlite3'}"))
+    with fresh as url:
+        migrate({**stack.env, "DATABASE_URL": url})
+        stack.stop_worker()
+        view = copy.copy(stack)  # its `api` talks to the fresh database; `engine` is still the stack's
+        try:
+            stack.start_worker(DATABASE_URL=url)
+            view.api = stack.start_api(name="api-churn", DATABASE_URL=url)
+            yield view
+        finally:
+            for process in ("api-churn", "worker"):
+                if any(m.name == process for m in stack.supervisor.children):
+                    stack.supervisor.stop(process)
+            stack.start_worker()
+
+
+def _load_gym(stack: Stack) -> SyntheticGym:
+    gym = generate_gym(students=STUDENTS, start=GYM_START, days=182, tz=ZoneInfo("America/Sao_Paulo"), seed=11)
     assert stack.api.post("/alunos", json=[{"aluno_id": i, "nome": n} for i, n in gym.students]).status_code == 200
-    for offset in range(0, len(gym.checkins), 10_000):
-        chunk = gym.checkins[offset:offset + 10_000]
-        accepted = stack.api.post("/checkin/batch", json=[{"aluno_id": i, "data_hora": t.isoformat()}
-                                                          for i, t in chunk])
+    _send_checkins(stack, list(gym.checkins))
+    return gym
+
+
+def _send_checkins(stack: Stack, pairs: list[tuple[int, datetime]]) -> None:
+    for offset in range(0, len(pairs), 10_000):
+        chunk = pairs[offset:offset + 10_000]
+        accepted = stack.api.post("/checkin/batch",
+                                  json=[{"aluno_id": i, "data_hora": t.isoformat()} for i, t in chunk])
         assert stack.wait_task(accepted.json()["task_id"])["state"] == "SUCCESS"
-    return gym.churned
 
 
-def test_retrain_reports_progress_registers_promotes_and_ranks_students(stack: Stack) -> None:
-    churned = _load_gym(stack)
+def _unpredictable_students(last: datetime, count: int) -> list[tuple[int, datetime]]:
+    """Regular visitors whose return after the cut-off is a coin flip: nothing in their history predicts it."""
+    rng = np.random.default_rng(5)
+    pairs: list[tuple[int, datetime]] = []
+    for k in range(count):
+        student = 10_000 + k
+        pairs += [(student, last - timedelta(days=190 - d, hours=int(rng.integers(0, 10)))) for d in range(0, 150, 3)]
+        if rng.random() < 0.5:
+            pairs.append((student, last - timedelta(days=int(rng.integers(1, 29)))))
+    return pairs
+
+
+def test_retrain_reports_progress_registers_promotes_and_ranks_students(own: Stack) -> None:
+    """Breach caught: a model promoted or kept against the rule, a ranking not by risk or without reasons, a
+    retrain on unchanged data registering a new version."""
+    stack = own
+    churned = _load_gym(stack).churned
     accepted = stack.api.post("/relatorio/churn/atualizar-modelo")
     assert accepted.status_code == 202
     first = stack.wait_task(accepted.json()["task_id"], timeout=180)
@@ -55,3 +109,28 @@ def test_retrain_reports_progress_registers_promotes_and_ranks_students(stack: S
     assert again["result"]["promoted"] is False and again["result"]["reason"].startswith("unchanged")
     assert again["result"]["active_version"] == result["version"]
     assert [m["version"] for m in stack.api.get("/relatorio/churn/modelos").json()] == [result["version"]]
+
+
+def test_a_worse_model_is_registered_but_not_promoted(own: Stack) -> None:
+    """Breach caught: a new model made active although its ROC AUC is worse than the active one's. The second
+    training adds 300 students whose return is a coin flip, so the new model scores a lower AUC: it must be
+    registered with its decision, and the first model stay active and keep scoring."""
+    stack = own
+    last = max(t for _, t in _load_gym(stack).checkins)
+    first = stack.wait_task(stack.api.post("/relatorio/churn/atualizar-modelo").json()["task_id"], timeout=180)
+    assert first["state"] == "SUCCESS" and first["result"]["promoted"] is True, first
+    noise = _unpredictable_students(last, 300)
+    assert stack.api.post("/alunos", json=[{"aluno_id": i, "nome": f"aluno {i}"}
+                                           for i in sorted({i for i, _ in noise})]).status_code == 200
+    _send_checkins(stack, noise)
+    second = stack.wait_task(stack.api.post("/relatorio/churn/atualizar-modelo").json()["task_id"], timeout=180)
+    assert second["state"] == "SUCCESS", second
+    result = second["result"]
+    assert result["metrics"]["roc_auc"] < first["result"]["metrics"]["roc_auc"]
+    assert result["promoted"] is False and result["reason"].startswith("not promoted"), result
+    assert result["active_version"] == first["result"]["version"] != result["version"]
+    models = {m["version"]: m for m in stack.api.get("/relatorio/churn/modelos").json()}
+    assert set(models) == {first["result"]["version"], result["version"]}
+    assert models[first["result"]["version"]]["active"] is True and models[result["version"]]["active"] is False
+    assert models[result["version"]]["decision"] == result["reason"]
+    assert stack.api.get("/relatorio/churn", params={"limit": 1}).json()["model_version"] == first["result"]["version"]

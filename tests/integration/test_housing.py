@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
 from ml.housing import synthetic_housing
 from taskplatform.processes import wait_until
-from tests.integration.stack import Stack
+from tests.integration.helpers import accepted_task, run_task
+from tests.integration.stack import Stack, migrate
 
 ROWS = synthetic_housing(5000, seed=3)
 FEATURES = [{k: v for k, v in row.items() if k != "preco"} for row in ROWS]
@@ -22,11 +24,22 @@ def trained(stack: Stack) -> dict:
     return response.json()
 
 
-def test_predicting_before_any_model_is_a_409_that_says_to_train(stack: Stack) -> None:
-    if stack.api.get("/modelos/imoveis").json():
-        pytest.skip("a model already exists on this stack")
-    response = stack.api.post("/prever", json={"dados": FEATURES[:1]})
-    assert response.status_code == 409 and "POST /treinar" in response.json()["detail"]
+def test_predicting_before_any_model_is_a_409_that_says_to_train(stack: Stack, tmp_path: Path) -> None:
+    """Breach caught: a 500 (or a prediction from nowhere) when no model was ever trained. An API on a database
+    of its own, migrated and empty, so no other test's model can be there; the answer depends on the registry
+    only, so one stack is enough."""
+    if stack.name != "redis-sqlite":
+        pytest.skip("the 409 depends on the model registry only: checked on the redis-sqlite stack")
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    migrate({**stack.env, "DATABASE_URL": empty})
+    api = stack.start_api(name="api-no-model", DATABASE_URL=empty)
+    try:
+        assert api.get("/modelos/imoveis").json() == []
+        response = api.post("/prever", json={"dados": FEATURES[:1]})
+        assert response.status_code == 409 and "POST /treinar" in response.json()["detail"]
+    finally:
+        api.close()
+        stack.supervisor.stop("api-no-model")
 
 
 def test_sync_training_reaches_r2_09_and_predicts_one_and_10000_rows(stack: Stack, trained: dict) -> None:
@@ -80,13 +93,27 @@ def test_async_training_from_a_csv_upload_and_async_predictions(stack: Stack, tr
     assert status["version"] == trained["versao"] and "r2" in status["metrics"]
 
 
-def test_predictions_are_not_stuck_behind_a_long_training(stack: Stack, trained: dict) -> None:
-    big = synthetic_housing(60_000, seed=9)
-    training = stack.api.post("/treinar", params={"assincrono": "true"}, json={"dados": big})
-    assert training.status_code == 202
-    prediction = stack.api.post("/prever", params={"assincrono": "true"}, json={"dados": FEATURES[:5]})
-    done = stack.wait_task(prediction.json()["task_id"], timeout=60)
-    training_now = stack.api.get(f"/tarefa/{training.json()['task_id']}").json()["state"]
-    assert done["state"] == "SUCCESS"
-    assert training_now in {"QUEUED", "STARTED", "PROGRESS"}, "training finished first: nothing was shown"
-    assert stack.wait_task(training.json()["task_id"], timeout=300)["state"] == "SUCCESS"
+def test_predictions_are_served_by_their_own_worker_while_training_runs(stack: Stack, trained: dict) -> None:
+    """Breach caught: predictions queued behind training (routed to the training queue, or sharing its busy
+    worker). As in production (docker/compose.yaml), one worker serves `training` and another `predictions`,
+    one process each: a prediction sent while a long training is running must finish while it still runs."""
+    stack.stop_worker()
+    try:
+        stack.start_worker(queues=("training",), concurrency=1, process="training")
+        stack.start_worker(queues=("predictions",), concurrency=1, process="predictions")
+        training = stack.api.post("/treinar", params={"assincrono": "true"},
+                                  json={"dados": synthetic_housing(60_000, seed=9)})
+        training_id = accepted_task(training)
+        wait_until(lambda: stack.api.get(f"/tarefa/{training_id}").json()["state"] in {"STARTED", "PROGRESS"},
+                   timeout=60, interval=0.05, what="the training to start")
+        prediction = stack.api.post("/prever", params={"assincrono": "true"}, json={"dados": FEATURES[:5]})
+        done = run_task(stack, prediction)
+        training_now = stack.api.get(f"/tarefa/{training_id}").json()
+        assert done["state"] == "SUCCESS" and len(done["result"]["previsoes"]) == 5
+        assert training_now["state"] in {"STARTED", "PROGRESS"}, "training finished first: predictions waited"
+        assert stack.wait_task(training_id, timeout=300)["state"] == "SUCCESS"
+    finally:
+        for process in ("training", "predictions"):
+            if any(m.name == process for m in stack.supervisor.children):
+                stack.stop_worker(process)
+        stack.start_worker()

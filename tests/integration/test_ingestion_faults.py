@@ -9,6 +9,7 @@ import pytest
 
 from taskplatform.processes import wait_until
 from tests.integration.conftest import Embedded
+from tests.integration.helpers import dead_letters_with, devices_with_prefix, queue_depth, wait_dead_letter
 from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp
 from tests.integration.service_control import restart_rabbitmq_app, start_postgres, stop_postgres
 from tests.integration.stack import Stack
@@ -17,42 +18,72 @@ from tests.services import REGISTRY
 pytestmark = pytest.mark.slow
 
 
-def _final_readings_applied(stack: Stack, final: dict[str, float]) -> bool:
-    listed = stack.api.get("/devices", params={"limit": 1000}).json()["items"]
-    seen = {d["raspberry_id"]: d["cpu_percent"] for d in listed}
-    return all(seen.get(i) == v for i, v in final.items())
+def _distinct_readings(prefix: str, count: int) -> dict[str, float]:
+    """One device per message, each with its own value: a message lost is a device missing or a value wrong."""
+    return {f"{prefix}-{n}": float(n) for n in range(count)}
 
 
-def _readings(prefix: str, count: int, devices: int, base: float = 0.0) -> list[dict]:
-    return [{"id": f"{prefix}-{n % devices}", "cpu_percent": base + n} for n in range(count)]
+def _publish_with_invalid(stack: Stack, readings: dict[str, float], marker: str, invalid: int) -> None:
+    """The readings, with `invalid` bodies lacking an id spread among them (each must become a dead letter)."""
+    bodies: list[dict] = [{"id": i, "cpu_percent": v} for i, v in readings.items()]
+    step = max(1, len(bodies) // (invalid + 1))
+    for k in range(invalid):
+        bodies.insert((k + 1) * step + k, {"wifi_status": f"{marker}-bad-{k}"})
+    publish_rasp_data(stack, bodies)
+
+
+def _in_flight_when_hit(stack: Stack, prefix: str, published: int) -> tuple[int, int]:
+    """(messages applied, messages still in the queue) right after a fault; both must show work in progress."""
+    applied = len(devices_with_prefix(stack, prefix))
+    depth = queue_depth(stack, "rasp_data")
+    assert applied < published and depth > 0, (
+        f"the fault hit no work in progress: {applied} of {published} applied, {depth} queued")
+    return applied, depth
+
+
+def _every_message_accounted_for(stack: Stack, prefix: str, readings: dict[str, float], marker: str,
+                                 invalid: int) -> None:
+    wait_until(lambda: devices_with_prefix(stack, prefix) == readings, timeout=180, interval=1,
+               what=f"every one of the {len(readings)} readings published before the fault")
+    for k in range(invalid):
+        [letter, *_] = dead_letters_with(stack, f"{marker}-bad-{k}\"", queue="rasp_data")
+        assert letter["reason"] == "invalid_message" and "id" in letter["error"], letter
+
+
+def _first_batch_applied(stack: Stack, prefix: str) -> None:
+    wait_until(lambda: bool(devices_with_prefix(stack, prefix)), timeout=60, interval=0.02, what="the first batch")
 
 
 def test_sigkill_mid_device_batches_loses_nothing(stack: Stack) -> None:
+    """Breach caught: a message acknowledged before its batch is committed (or a batch dropped when its worker
+    dies): the worker is SIGKILLed while batches are in flight, and every message published before the kill
+    must end up applied (each its own device and value) or a dead letter with its reason.
+
+    It cannot catch a message applied twice: readings are upserts keyed by device id, so a second
+    application leaves the same row (harmless by design, and invisible here)."""
     require_amqp(stack)
-    prefix = f"kill-{uuid.uuid4().hex[:6]}"
-    publish_rasp_data(stack, _readings(prefix, 20_000, 200))
-    wait_until(lambda: stack.api.get(f"/devices/{prefix}-0").status_code == 200, timeout=30, interval=0.02,
-               what="the first batch")
+    prefix, marker = f"kill-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
+    readings = _distinct_readings(prefix, 20_000)
+    _publish_with_invalid(stack, readings, marker, invalid=5)
+    _first_batch_applied(stack, prefix)
     stack.kill_worker()
+    _in_flight_when_hit(stack, prefix, len(readings))
     stack.start_worker()
-    final = {f"{prefix}-{d}": 1e6 + d for d in range(200)}
-    publish_rasp_data(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()])
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=90, interval=0.5,
-               what="every device's final reading")
+    _every_message_accounted_for(stack, prefix, readings, marker, invalid=5)
 
 
 def test_sigterm_mid_device_batches_finishes_or_returns_them(stack: Stack) -> None:
+    """Breach caught: a warm shutdown that drops the batch in hand or the prefetched messages instead of
+    applying them or returning them to the queue. Loss only: duplicates are invisible (upserts by id)."""
     require_amqp(stack)
-    prefix = f"term-{uuid.uuid4().hex[:6]}"
-    publish_rasp_data(stack, _readings(prefix, 20_000, 100))
-    wait_until(lambda: stack.api.get(f"/devices/{prefix}-0").status_code == 200, timeout=30, interval=0.02,
-               what="the first batch")
+    prefix, marker = f"term-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
+    readings = _distinct_readings(prefix, 20_000)
+    _publish_with_invalid(stack, readings, marker, invalid=5)
+    _first_batch_applied(stack, prefix)
     stack.stop_worker()  # SIGTERM: warm shutdown
+    _in_flight_when_hit(stack, prefix, len(readings))
     stack.start_worker()
-    final = {f"{prefix}-{d}": 2e6 + d for d in range(100)}
-    publish_rasp_data(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()])
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=90, interval=0.5,
-               what="every device's final reading")
+    _every_message_accounted_for(stack, prefix, readings, marker, invalid=5)
 
 
 def test_sessions_wait_while_the_object_store_is_down_then_all_are_stored(stack: Stack, embedded: Embedded) -> None:
@@ -83,32 +114,35 @@ def test_a_session_that_keeps_failing_lands_in_the_dead_letter_store(stack: Stac
     stack.start_worker(queues=("sessions",), S3_SECRET_KEY="refused-secret")
     try:
         publish_raw_sessions(stack, [session])
-
-        def letter() -> dict | None:
-            items = stack.api.get("/dead-letters", params={"queue": "raw_sessions", "reason": "delivery_limit"}).json()
-            return next((i for i in items["items"] if session["session_uuid"] in i["body"]), None)
-
-        wait_until(lambda: letter() is not None, timeout=120, interval=0.5, what="the dead letter")
+        found = wait_dead_letter(stack, session["session_uuid"], timeout=120, queue="raw_sessions",
+                                 reason="delivery_limit")
     finally:
         stack.stop_worker()
         stack.start_worker()
-    found = letter()
-    assert found is not None and found["attempts"] >= 5
+    assert found["attempts"] >= 5
     replay = stack.api.post(f"/dead-letters/{found['id']}/replay")
     assert stack.wait_task(replay.json()["task_id"])["state"] == "SUCCESS"
     assert stack.api.get(f"/sessions/doomed/{session['session_uuid']}").status_code == 200
 
 
 def test_a_broker_restart_loses_no_message(stack: Stack) -> None:
+    """Breach caught: messages lost by a broker restart while they wait or are being applied (a transient
+    queue, non-persistent messages, or unacknowledged messages dropped when the channel dies). The restart
+    happens while the queue is not drained; afterwards every message published before it is applied or a
+    dead letter, and the API publishes again."""
     require_amqp(stack)
-    prefix = f"restart-{uuid.uuid4().hex[:6]}"
-    publish_rasp_data(stack, _readings(prefix, 500, 50))
+    prefix, marker = f"restart-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
+    readings = _distinct_readings(prefix, 20_000)
+    _publish_with_invalid(stack, readings, marker, invalid=5)
+    _first_batch_applied(stack, prefix)
+    _in_flight_when_hit(stack, prefix, len(readings))
     restart_rabbitmq_app()
-    final = {f"{prefix}-{d}": 5e5 + d for d in range(50)}
+    _every_message_accounted_for(stack, prefix, readings, marker, invalid=5)
+    final = {f"{prefix}-final-{d}": 5e5 + d for d in range(50)}
     wait_until(lambda: _try_publish(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()]), timeout=60,
                interval=1, what="the broker to accept messages again")
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=120, interval=0.5,
-               what="every device's final reading after the restart")
+    wait_until(lambda: devices_with_prefix(stack, f"{prefix}-final-") == final, timeout=120, interval=0.5,
+               what="every reading published after the restart")
     accepted = stack.api.post("/devices/health", json={"id": f"{prefix}-http", "wifi_status": "back"})
     assert accepted.status_code == 202 and stack.wait_task(accepted.json()["task_id"])["state"] == "SUCCESS"
 
@@ -134,5 +168,5 @@ def test_device_messages_wait_out_a_database_outage(stack: Stack) -> None:
                    timeout=60, what="the consumer to hold the batch")
     finally:
         start_postgres()
-    wait_until(lambda: _final_readings_applied(stack, final), timeout=120, interval=0.5,
+    wait_until(lambda: devices_with_prefix(stack, prefix) == final, timeout=120, interval=0.5,
                what="every reading after the database came back")

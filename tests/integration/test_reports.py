@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from taskplatform.schedule import BEAT_SCHEDULE
-from tests.integration.helpers import new_student_ids
-from tests.integration.stack import Stack
+from storage.keys import daily_report_chart_key
+from taskplatform.processes import wait_until
+from tests.integration.helpers import accepted_task, count_rows, new_student_ids, run_task
+from tests.integration.stack import ROOT, Stack
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
@@ -62,22 +66,95 @@ def test_report_requests_are_validated_and_missing_reports_are_404(stack: Stack)
     assert stack.api.get("/relatorio/diario/2001-01-01/grafico.png").status_code == 404
 
 
-def test_the_nightly_schedule_fired_twice_leaves_one_report(stack: Stack) -> None:
-    entry = BEAT_SCHEDULE["daily-report"]
-    today = datetime.now(SAO_PAULO).date()
-    task_ids = [f"beat-{uuid.uuid4()}" for _ in range(2)]
-    queue = "reports"
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda task_id: stack.send_raw(entry["task"], entry.get("kwargs", {}), task_id, queue),
-                      task_ids))
-    records = [stack.wait_task(task_id) for task_id in task_ids]
-    assert [r["state"] for r in records] == ["SUCCESS", "SUCCESS"]
-    assert {r["result"]["data"] for r in records} == {today.isoformat()}
+def _seed_day(stack: Stack, day: str) -> int:
+    """Check-ins of students of this test on `day`; returns how many."""
+    students = new_student_ids(stack.api, 3)
+    body = [{"aluno_id": s, "data_hora": _local(day, t)} for s in students for t in ("07:00", "19:30")]
+    assert run_task(stack, stack.api.post("/checkin/batch", json=body))["state"] == "SUCCESS"
+    return len(body)
+
+
+def _report_row(stack: Stack, day: str) -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """(task_id, chart_key, generated_at, content) of every stored report of `day` (at most one)."""
+    key = date.fromisoformat(day) if stack.engine.dialect.name == "postgresql" else day
     with stack.engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM daily_reports WHERE data = :d"),
-                                   {"d": today if stack.engine.dialect.name == "postgresql" else str(today)})
-        assert count.scalar_one() == 1
-    assert stack.api.get(f"/relatorio/diario/{today.isoformat()}").json()["data"] == today.isoformat()
+        rows = connection.execute(text("SELECT task_id, chart_key, generated_at, content FROM daily_reports "
+                                       "WHERE data = :d"), {"d": key}).all()
+    # SQLite hands the JSON column back as text to a plain query.
+    return [(t, c, g, json.loads(body) if isinstance(body, str) else body) for t, c, g, body in rows]
+
+
+def _writers_waiting(stack: Stack) -> int:
+    return count_rows(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND wait_event_type = 'Lock' AND query ILIKE '%daily_reports%'")
+
+
+def test_two_report_runs_held_at_a_barrier_leave_one_consistent_report(stack: Stack) -> None:
+    """Breach caught: a report write that is not one atomic upsert (read-then-insert, or a plain insert): two
+    runs for one date are held at a barrier, both computed and waiting to write, and released together; both
+    must succeed and leave one row, written by one of them, with the chart at the date's key.
+
+    The barrier is a table lock the test holds (PostgreSQL): reads go on, writes to daily_reports wait."""
+    if stack.engine.dialect.name != "postgresql":
+        pytest.skip("the barrier is a PostgreSQL table lock; the SQLite stack has one writer at a time anyway")
+    day = "2024-05-15"
+    expected = _seed_day(stack, day)
+    with stack.engine.connect() as barrier:
+        holding = barrier.begin()
+        barrier.execute(text("LOCK TABLE daily_reports IN EXCLUSIVE MODE"))
+        task_ids = [accepted_task(stack.api.post("/relatorio/diario", params={"data": day})) for _ in range(2)]
+        wait_until(lambda: _writers_waiting(stack) == 2, timeout=60, interval=0.1,
+                   what="both report runs to wait at the barrier")
+        holding.rollback()
+    records = [stack.wait_task(t) for t in task_ids]
+    assert [r["state"] for r in records] == ["SUCCESS", "SUCCESS"], records
+    [(task_id, chart_key, generated_at, content)] = _report_row(stack, day)
+    assert task_id in task_ids and chart_key == daily_report_chart_key(date.fromisoformat(day))
+    assert generated_at is not None and content["total_checkins"] == expected
+    assert {r["result"]["total_checkins"] for r in records} == {expected}
+    chart = stack.api.get(f"/relatorio/diario/{day}/grafico.png")
+    assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _sent_by(log: Path) -> int:
+    return log.read_text(errors="replace").count("Sending due task daily-report") if log.exists() else 0
+
+
+@pytest.mark.slow
+def test_two_beats_firing_the_nightly_report_leave_one_report(stack: Stack, tmp_path: Path) -> None:
+    """Breach caught: beat not sending the nightly report (no scheduled task reaching the ledger), a fire lost
+    or run twice, or a second beat's fire writing a second report. Two real beat processes fire the
+    platform's daily-report entry every 2 s (for a fixed past date instead of today at 23:55); every fire their
+    logs show is one task in the ledger that succeeded, and the date has one report."""
+    day = "2024-05-16"
+    expected = _seed_day(stack, day)
+    since = datetime.now(UTC).isoformat()
+    env = {**stack.env, "TEST_BEAT_EVERY": "2", "TEST_BEAT_DATE": day}
+    logs = [stack.supervisor.log_dir / f"beat-{n}.log" for n in (1, 2)]  # type: ignore[operator]
+    for log in logs:
+        log.unlink(missing_ok=True)
+    try:
+        for n in (1, 2):
+            stack.supervisor.start(f"beat-{n}", [sys.executable, "-m", "celery", "-A", "tests.integration.beat_app",
+                                                 "beat", "-l", "info", "-s", str(tmp_path / f"schedule-{n}")],
+                                   env=env, cwd=ROOT)
+        wait_until(lambda: all(_sent_by(log) >= 2 for log in logs), timeout=90, interval=0.5,
+                   what="each beat to fire twice")
+    finally:
+        for n in (1, 2):
+            stack.supervisor.stop(f"beat-{n}")
+    fired = sum(_sent_by(log) for log in logs)
+
+    def fired_tasks() -> list[dict[str, Any]]:
+        listed = stack.api.get("/tarefas", params={"name": "reports.daily", "since": since, "limit": 500}).json()
+        return [t for t in listed["items"] if t["params"] is None]
+
+    wait_until(lambda: len(fired_tasks()) == fired and all(t["state"] == "SUCCESS" for t in fired_tasks()),
+               timeout=120, interval=0.5, what=f"the {fired} fired reports to succeed")
+    records = [stack.api.get(f"/tarefa/{t['task_id']}").json() for t in fired_tasks()]
+    assert {r["result"]["data"] for r in records} == {day} and all(r["attempts"] == 1 for r in records)
+    [(task_id, _, _, content)] = _report_row(stack, day)
+    assert task_id in {r["task_id"] for r in records} and content["total_checkins"] == expected
 
 
 def test_a_day_without_checkins_gives_a_report_of_zeros(stack: Stack) -> None:

@@ -6,6 +6,7 @@ import json
 import uuid
 
 from taskplatform.processes import wait_until
+from tests.integration.helpers import wait_dead_letter
 from tests.integration.producers import publish_raw_sessions, require_amqp
 from tests.integration.stack import Stack
 
@@ -46,13 +47,8 @@ def test_invalid_sessions_become_dead_letters_and_a_fixed_one_replays(stack: Sta
     marker = uuid.uuid4().hex[:8]
     publish_raw_sessions(stack, [{"session_uuid": marker, "events": []}])
 
-    def letter() -> dict | None:
-        items = stack.api.get("/dead-letters", params={"queue": "raw_sessions", "limit": 1000}).json()["items"]
-        return next((i for i in items if marker in i["body"]), None)
-
-    wait_until(lambda: letter() is not None, timeout=30, what="the dead letter")
-    found = letter()
-    assert found is not None and found["reason"] == "invalid_message" and "user_id" in found["error"]
+    found = wait_dead_letter(stack, marker, timeout=30, queue="raw_sessions")
+    assert found["reason"] == "invalid_message" and "user_id" in found["error"]
     fixed = {"user_id": f"user_{marker}", "session_uuid": marker, "events": []}
     assert stack.api.post("/dead-letters/replay", params={"queue": "raw_sessions"}).json()["dry_run"] is True
     replay = stack.api.post(f"/dead-letters/{found['id']}/replay", json={"body": fixed})

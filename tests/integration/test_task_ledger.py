@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from taskplatform.models import TaskRecord
+from taskplatform.models import DeadLetter, TaskRecord
 from tests.integration.helpers import new_student_ids
 from tests.integration.stack import Stack
 
@@ -40,7 +40,7 @@ def test_a_task_sent_outside_the_api_gets_its_record_and_a_failure_keeps_the_err
     assert record["error_type"] == "PermanentError"
     assert "2 ids, 1 instants" in record["error_message"]
     assert "Traceback" in record["traceback"]
-    assert [e["state"] for e in record["events"]] == ["STARTED", "FAILURE"]
+    assert [e["state"] for e in record["events"]] == ["STARTED", "FAILURE"] and record["attempts"] == 1
 
 
 def test_task_list_filters_and_pages_newest_first(stack: Stack) -> None:
@@ -77,3 +77,31 @@ def test_the_retention_purge_deletes_old_finished_records_only(stack: Stack) -> 
     assert record["state"] == "SUCCESS" and record["result"]["task_records"] >= 1, record
     assert stack.api.get(f"/tarefa/{old_done}").status_code == 404
     assert stack.api.get(f"/tarefa/{old_running}").json()["state"] == "STARTED"
+
+
+def test_tasks_and_dead_letters_page_with_offset(stack: Stack) -> None:
+    """Breach caught: `offset` ignored, or pages that overlap or skip: five tasks and five dead letters of this
+    test, read two at a time, give each exactly once, newest first."""
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    ids = new_student_ids(stack.api, 5)
+    sent = [stack.api.post("/checkin/batch", json=[{"aluno_id": i}]).json()["task_id"] for i in ids]
+    for task_id in sent:
+        stack.wait_task(task_id)
+    params = {"since": since, "name": "checkins.ingest_batch", "limit": 500}
+    ours = [t["task_id"] for t in stack.api.get("/tarefas", params=params).json()["items"] if t["task_id"] in sent]
+    assert ours == list(reversed(sent))
+    everything = [t["task_id"] for t in stack.api.get("/tarefas", params=params).json()["items"]]
+    paged = [t["task_id"] for offset in range(0, len(everything) + 2, 2)
+             for t in stack.api.get("/tarefas", params={**params, "limit": 2, "offset": offset}).json()["items"]]
+    assert paged == everything
+
+    queue = f"paging-{uuid.uuid4().hex[:8]}"
+    with stack.engine.begin() as connection:
+        for n in range(5):
+            connection.execute(insert(DeadLetter).values(queue=queue, reason="invalid_message", body=f"letter {n}",
+                                                         attempts=1, created_at=datetime.now(UTC)
+                                                         + timedelta(seconds=n)))
+    pages = [stack.api.get("/dead-letters", params={"queue": queue, "limit": 2, "offset": o}).json()
+             for o in (0, 2, 4)]
+    assert [p["total"] for p in pages] == [5, 5, 5]
+    assert [letter["body"] for p in pages for letter in p["items"]] == [f"letter {n}" for n in range(4, -1, -1)]

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import pytest
 import redis
-from sqlalchemy import text
 
 from taskplatform.processes import wait_until
-from tests.integration.helpers import checkin_batch, new_student_ids
+from taskplatform.queues import TASK_DELIVERY_LIMIT
+from tests.integration.helpers import (
+    accepted_task,
+    checkin_batch,
+    checkins_of,
+    deliver_until_dead_lettered,
+    new_student_ids,
+    run_task,
+    wait_dead_letter,
+)
+from tests.integration.producers import require_amqp
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.slow
 
 
 def test_sigkill_mid_ingest_then_restart_stores_every_checkin_exactly_once(stack: Stack) -> None:
+    """Breach caught: a task message lost with its killed worker (acked early, or not returned): every one of the
+    200,000 distinct check-ins must be stored and every interrupted task delivered again.
+
+    It cannot catch a check-in stored twice: (student, instant) is unique, so a second insert is refused and
+    only counted as a duplicate; the count of rows can show loss, never duplication."""
     ids = new_student_ids(stack.api, 2_000)
     rows = checkin_batch(ids, per_student=100)
     assert len(rows) == 200_000
@@ -37,10 +51,7 @@ def test_sigkill_mid_ingest_then_restart_stores_every_checkin_exactly_once(stack
     stack.start_worker()
     records = stack.wait_tasks(task_ids, timeout=180)
     assert [r["state"] for r in records] == ["SUCCESS"] * len(task_ids)
-    with stack.engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM checkins WHERE aluno_id BETWEEN :lo AND :hi"),
-                                    {"lo": min(ids), "hi": max(ids)}).scalar_one()
-    assert stored == 200_000
+    assert checkins_of(stack, ids) == 200_000
     # The interrupted tasks ran again (a second delivery) rather than being lost.
     attempts = {r["task_id"]: r["attempts"] for r in records}
     assert all(attempts[t] >= 2 for t in interrupted), attempts
@@ -69,7 +80,27 @@ def test_a_message_lost_with_a_killed_worker_is_published_again_from_the_ledger(
     [record] = stack.wait_tasks([accepted["task_id"]], timeout=120)
     assert record["state"] == "SUCCESS" and record["result"]["inserted"] == 1, record
     assert record["redelivered_at"] is not None and record["attempts"] == 1
-    with stack.engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM checkins WHERE aluno_id = :id"),
-                                    {"id": ids[0]}).scalar_one()
-    assert stored == 1
+    assert checkins_of(stack, ids) == 1
+
+
+def test_a_task_past_the_delivery_limit_becomes_a_dead_letter_and_replays_by_name(stack: Stack) -> None:
+    """Breach caught: a crash-looping task message dropped by RabbitMQ (no dead-letter exchange on the task
+    queues, or nothing consuming taskplatform.dead_letters) instead of kept. The message is delivered and
+    returned, as a worker dying on it would, until RabbitMQ stops delivering it; it must land in the dead-letter
+    store under its task name, and replaying it applies the check-in."""
+    require_amqp(stack)
+    [student] = new_student_ids(stack.api, 1)
+    stack.stop_worker()
+    try:
+        task_id = accepted_task(stack.api.post("/checkin/batch", json=[
+            {"aluno_id": student, "data_hora": "2026-11-20T09:15:00+00:00"}]))
+        deliveries = deliver_until_dead_lettered(stack, "checkins", task_id, limit=TASK_DELIVERY_LIMIT)
+    finally:
+        stack.start_worker()
+    assert deliveries == TASK_DELIVERY_LIMIT + 1
+    letter = wait_dead_letter(stack, f"[{student}]", queue="checkins", reason="delivery_limit")
+    assert letter["task_name"] == "checkins.ingest_batch" and letter["attempts"] == TASK_DELIVERY_LIMIT + 1, letter
+    assert checkins_of(stack, [student]) == 0
+    replayed = run_task(stack, stack.api.post(f"/dead-letters/{letter['id']}/replay"))
+    assert replayed["state"] == "SUCCESS" and replayed["name"] == "checkins.ingest_batch", replayed
+    assert checkins_of(stack, [student]) == 1

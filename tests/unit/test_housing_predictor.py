@@ -13,6 +13,7 @@ import pytest
 from ml.housing import synthetic_housing, train_housing_model
 from taskplatform import housing
 from taskplatform.db import make_engine
+from taskplatform.processes import wait_until
 
 
 class SlowRegistry:
@@ -22,11 +23,15 @@ class SlowRegistry:
         self.model, self.delay, self.version = model, delay, "v1"
         self.calls = 0
         self.lock = threading.Lock()
+        #: Cleared, a lookup waits until it is set: the check is held open for as long as a test needs.
+        self.gate = threading.Event()
+        self.gate.set()
 
     def __call__(self, kind: str, *, connection: Any, **_: Any) -> tuple[str, Any] | None:
         with self.lock:
             self.calls += 1
         time.sleep(self.delay)
+        assert self.gate.wait(timeout=30), "the test never opened the gate"
         return (self.version, self.model) if self.version else None
 
 
@@ -56,17 +61,27 @@ def predict_from_threads(predictor: housing.Predictor, n: int) -> list[tuple[str
 
 
 def test_a_stale_model_is_checked_once_while_the_others_keep_serving(registry: SlowRegistry) -> None:
+    """Breach caught: requests queueing behind the registry check (a blocking refresh lock), or every stale
+    request querying the registry. The check is held open by a gate, so no timing is asserted: the other 31
+    requests must all be answered, by the loaded version, while the one check is still waiting."""
     predictor = housing.Predictor(refresh_s=0.5, flush_s=None)
     first = predict_from_threads(predictor, 16)  # nothing loaded yet: all wait for the one load
     assert len(first) == 16 and registry.calls == 1
-    time.sleep(0.6)  # older than refresh_s
+    wait_until(lambda: not predictor.is_fresh(), timeout=10, interval=0.05, what="the loaded model to be stale")
     registry.version = "v2"
-    began = time.monotonic()
-    stale = predict_from_threads(predictor, 32)
-    assert len(stale) == 32 and registry.calls == 2, "one thread checks the registry, not 32"
-    assert {version for version, _ in stale} <= {"v1", "v2"}
-    assert time.monotonic() - began < 32 * registry.delay / 4, "the others did not queue behind the check"
-    assert predictor.is_fresh() and predictor.predict([ROW])[0] == "v2"
+    registry.gate.clear()
+    results: list[tuple[str, list[float]]] = []
+    threads = [threading.Thread(target=lambda: results.append(predictor.predict([ROW]))) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(results) == 31, timeout=30, interval=0.01, what="31 requests served during the check")
+    assert registry.calls == 2, "one thread checks the registry, not 32"
+    assert {version for version, _ in results} == {"v1"}, "served by the loaded model while the check waits"
+    registry.gate.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 32 and registry.calls == 2
+    assert predictor.predict([ROW], refresh=False)[0] == "v2"
 
 
 def test_refresh_false_never_queries_and_no_model_is_an_error(registry: SlowRegistry) -> None:
