@@ -82,7 +82,12 @@ def delete_task_record(*, session: Session, task_id: str) -> None:
 def record_transition(*, connection: Connection, task_id: str, name: str, queue: str | None, state: TaskState,
                       detail: dict[str, Any] | None = None, **fields: Any) -> None:
     """Write a state change: one upsert of the record (created if a producer outside the
-    API, such as beat, sent the task) and one appended event."""
+    API, such as beat, sent the task) and one appended event.
+
+    A record in a final state is never moved back by a state that is not final: Celery publishes a
+    retry before `on_retry` writes its RETRY, so with a short countdown the next attempt can finish
+    first, and a late RETRY (or PROGRESS, or STARTED of a redelivery) must not hide its SUCCESS. The
+    event is appended all the same: the history shows what happened, in the order it was written."""
     now = utcnow()
     table = TaskRecord.__table__
     values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
@@ -95,7 +100,8 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
         # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
         update["attempts"] = table.c.attempts + 1
         update["message"] = null()  # a worker has it: the broker redelivers it from here on
-    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
+    keep_final = None if state in FINAL_STATES else table.c.state.not_in(sorted(FINAL_STATES))
+    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update, where=keep_final))
     connection.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
 
 

@@ -71,6 +71,23 @@ def test_later_states_keep_the_attempt_count_and_store_fields(engine: Engine, se
     assert record.finished_at - record.started_at == timedelta(seconds=2)
 
 
+@pytest.mark.parametrize("late", [TaskState.RETRY, TaskState.PROGRESS, TaskState.STARTED])
+def test_a_late_transition_never_moves_a_finished_task_back(engine: Engine, session: Session,
+                                                            late: TaskState) -> None:
+    """Breach caught: a RETRY written after the retried attempt already succeeded (Celery publishes the retry
+    before `on_retry` runs) leaving the task RETRY forever, with its result hidden."""
+    create_task_record(session=session, task_id="t1", name="housing.train", queue="training")
+    session.commit()
+    transition(engine, "t1", TaskState.STARTED)
+    transition(engine, "t1", TaskState.SUCCESS, result={"ok": True})
+    transition(engine, "t1", late, error_type="Late")
+    session.expire_all()
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.result, record.error_type) == ("SUCCESS", {"ok": True}, None)
+    assert [e.state for e in task_events(session=session, task_id="t1")][-1] == late  # history keeps it
+
+
 def test_transition_of_an_unknown_task_creates_its_record(engine: Engine, session: Session) -> None:
     transition(engine, "from-beat", TaskState.STARTED)
     record = get_task_record(session=session, task_id="from-beat")
