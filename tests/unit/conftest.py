@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from taskplatform.db import Base, make_engine
+from tests.unit.settings_env import setting_env_names
 
 
 @pytest.fixture
@@ -18,3 +20,12 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting leaks in from the environment of whoever runs the tests (names are case-insensitive)."""
+    names = setting_env_names()
+    for key in list(os.environ):
+        if key.upper() in names:
+            monkeypatch.delenv(key)

@@ -7,7 +7,6 @@ touches a database, broker or object store.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 
 import jwt
@@ -19,34 +18,10 @@ from starlette.types import Receive, Scope, Send
 
 from api.auth import AccessMiddleware, Verifier
 from api.main import create_app
-from taskplatform.settings import Settings
+from tests.unit.settings_env import PRODUCTION, settings
 
-PRODUCTION = {
-    "ENVIRONMENT": "production",
-    "BROKER_URL": "amqp://taskplatform:s3cr3t-Broker@rabbitmq:5672//",
-    "DATABASE_URL": "postgresql+psycopg://taskplatform:s3cr3t-Db@postgres:5432/taskplatform",
-    "API_KEYS": "full-key-0123456789-0123456789-0123456789",
-    "FLOWER_BASIC_AUTH": "admin:a-long-flower-password",
-    "S3_ENDPOINT_URL": "http://seaweedfs:8333",
-    "S3_ACCESS_KEY": "AKIA-real-access",
-    "S3_SECRET_KEY": "real-secret-value-0123456789abcdef",
-}
+pytestmark = pytest.mark.usefixtures("clean_env")
 SECRET = "j" * 48
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only what a test sets reaches the settings (names are case-insensitive)."""
-    names = {name.upper() for name in Settings.model_fields} | {"BROKER_URL", "GARAGE_ENDPOINT"}
-    for key in list(os.environ):
-        if key.upper() in names:
-            monkeypatch.delenv(key)
-
-
-def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_docs_are_off_in_production_unless_api_docs(monkeypatch: pytest.MonkeyPatch) -> None:

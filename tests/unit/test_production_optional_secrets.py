@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.test_settings import PRODUCTION, clean_env, settings
+from tests.unit.settings_env import PRODUCTION, settings
 
-__all__ = ["clean_env"]  # the autouse fixture: no setting leaks in from the caller's environment
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 LONG = "r" * 40
 

@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from taskplatform.settings import Settings, redact_url
+from taskplatform.settings import redact_url
+from tests.unit.settings_env import PRODUCTION, settings
 
 FLOWER = "FLOWER_BASIC_AUTH is not set to user:password with a real password"
-PRODUCTION = {
-    "ENVIRONMENT": "production",
-    "BROKER_URL": "amqp://taskplatform:s3cr3t-Broker@rabbitmq:5672//",
-    "DATABASE_URL": "postgresql+psycopg://taskplatform:s3cr3t-Db@postgres:5432/taskplatform",
-    "API_KEYS": "key-one-0123456789abcdef0123456789,key-two-0123456789abcdef0123456789",
-    "FLOWER_BASIC_AUTH": "admin:a-long-flower-password",
-    "S3_ENDPOINT_URL": "http://seaweedfs:8333",
-    "S3_ACCESS_KEY": "AKIA-real-access-key",
-    "S3_SECRET_KEY": "real-secret-value-0123456789abcdef",
-}
-
-
-def _setting_env_names() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        names.add(name.upper())
-        alias = field.validation_alias
-        if alias is not None:
-            names.update(str(choice).upper() for choice in getattr(alias, "choices", [alias]))
-    return names
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No setting leaks in from the environment of whoever runs the tests (names are case-insensitive)."""
-    names = _setting_env_names()
-    for key in list(os.environ):
-        if key.upper() in names:
-            monkeypatch.delenv(key)
-
-
-def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def test_broker_url_explicit_wins_over_every_seed_name(monkeypatch: pytest.MonkeyPatch) -> None:
