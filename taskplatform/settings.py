@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import limits
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskplatform.production import production_problems
+from taskplatform.settings_access import AccessSettings
+from taskplatform.settings_limits import LimitSettings
 
 _REFUSAL = "refusing to start in production: "
-
-
-def _split_keys(value: SecretStr | None) -> frozenset[str]:
-    raw = value.get_secret_value() if value else ""
-    return frozenset(k.strip() for k in raw.split(",") if k.strip())
 
 
 def redact_url(url: str | None) -> str | None:
@@ -35,7 +30,7 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-class Settings(BaseSettings):
+class Settings(AccessSettings, LimitSettings, BaseSettings):
     """Every setting of the platform, from the environment or `.env`.
 
     The seeds' variable names are accepted too: `RABBITMQ_HOST/PORT/USER/PASSWORD`,
@@ -79,9 +74,6 @@ class Settings(BaseSettings):
                                                                                        "GARAGE_BUCKET"))
     s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("S3_REGION", "GARAGE_REGION"))
 
-    # Access (api/auth). Auth is on as soon as one of API_KEYS, API_READ_KEYS, JWT_SECRET, JWT_JWKS_FILE is set:
-    # then every route but `/`, `/status` (short form), `/demo` and the docs needs a credential.
-    #: Comma-separated full keys, sent as `X-API-Key`: every method. Required in production.
     #: Model artifacts (joblib is pickle: whoever can write them runs code where they are loaded). Their bucket,
     #: default the main one (keys under `models/`), and their S3 credentials, default the main pair. Production:
     #: a bucket the API may only read and only the training workers may write (docker/README.md).
@@ -101,40 +93,6 @@ class Settings(BaseSettings):
     #: The management API with an administrator's credentials (`http://user:password@rabbitmq:15672`), used by
     #: the `rabbitmq-*` commands when no --management-url is given (keeps the password out of the process list).
     rabbitmq_management_url: SecretStr | None = None
-
-    api_keys: SecretStr | None = None
-    #: Comma-separated read-only keys (`X-API-Key`): GET and HEAD only; a write with one is a 403.
-    api_read_keys: SecretStr | None = None
-    #: Shared secret for `Authorization: Bearer` JWTs signed with HS256 (RFC 7518: at least 32 bytes).
-    jwt_secret: SecretStr | None = Field(default=None, min_length=32)
-    #: A local JWKS file (JSON) with the public keys of RS256 JWTs; read when the API starts, never fetched.
-    jwt_jwks_file: Path | None = None
-    #: When set, a JWT's `aud` (`iss`) claim must be this value; when unset, a token with `aud` is refused.
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
-    #: Serve /docs, /redoc and /openapi.json in production too (development always serves them).
-    api_docs: bool = False
-    #: Open text generation (`/api/predict`, `/api/result/{id}`) to anonymous callers; `/demo` is always open.
-    textgen_public: bool = False
-    #: Anonymous `/api/predict` calls allowed per client address, per API process ("10/minute", `limits` notation).
-    textgen_public_rate: str = "10/minute"
-
-    @field_validator("textgen_public_rate")
-    @classmethod
-    def _parsable_rate(cls, value: str) -> str:
-        try:
-            limits.parse(value)
-        except ValueError as exc:
-            raise ValueError(f"TEXTGEN_PUBLIC_RATE {value!r} is not a rate such as 10/minute") from exc
-        return value
-
-    @property
-    def auth_configured(self) -> bool:
-        return bool(self.api_key_set() or self.api_read_key_set() or self.jwt_secret or self.jwt_jwks_file)
-
-    @property
-    def docs_enabled(self) -> bool:
-        return self.environment != "production" or self.api_docs
 
     #: `user:password` for Flower's basic auth.
     flower_basic_auth: SecretStr | None = None
@@ -188,32 +146,6 @@ class Settings(BaseSettings):
     broker_pool_timeout_s: float = Field(default=3.0, gt=0)
     worker_concurrency: int = 2
 
-    # Limits: what one request may ask of the platform (README, "Limits"). Bodies are counted as they arrive
-    # (api/body_limit.py): a larger one is a 413 before it is read whole, with or without Content-Length.
-    #: Largest request body of any route without a limit of its own, in bytes.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Largest body of `POST /checkin/batch` (10,000 check-ins with their instants, in bytes).
-    max_body_bytes_checkins: int = Field(default=4 * 1024 * 1024, ge=1024)
-    #: Largest body of `POST /treinar` (JSON rows or a multipart CSV upload), in bytes.
-    max_body_bytes_training: int = Field(default=50 * 1024 * 1024, ge=1024)
-    #: Largest body of `POST /prever` (up to 10,000 rows), in bytes.
-    max_body_bytes_prediction: int = Field(default=8 * 1024 * 1024, ge=1024)
-    #: Largest UX session, over HTTP or from `raw_sessions`, in bytes.
-    max_body_bytes_sessions: int = Field(default=5 * 1024 * 1024, ge=1024)
-    #: Largest device health check, over HTTP or from `rasp_data`, in bytes.
-    max_body_bytes_device_health: int = Field(default=64 * 1024, ge=1024)
-    #: Largest `extra` of a health check (the fields the table has no column for), serialized as JSON, in bytes.
-    device_extra_max_bytes: int = Field(default=16 * 1024, ge=0)
-    #: Longest `user_id` and `session_uuid` of a session, in characters; both go into the object key, which the
-    #: object store limits to 1,024 bytes.
-    session_id_max_length: int = Field(default=200, ge=1, le=500)
-    #: Most columns of a housing CSV upload or JSON training rows.
-    housing_max_columns: int = Field(default=200, ge=2)
-    #: Memory the prediction cache may take in each API process, estimated from its keys, in bytes.
-    prediction_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
-    #: The earliest date a daily report may be requested for (the report compares with a week before it).
-    report_earliest_date: date = Field(default=date(2000, 1, 1), ge=date(1, 1, 10))
-
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -222,6 +154,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)") from exc
         return value
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment != "production" or self.api_docs
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,12 +206,6 @@ class Settings(BaseSettings):
     @property
     def effective_textgen_model(self) -> str:
         return self.textgen_model or str((self.var_dir / "models" / "tiny-gpt2").resolve())
-
-    def api_key_set(self) -> frozenset[str]:
-        return _split_keys(self.api_keys)
-
-    def api_read_key_set(self) -> frozenset[str]:
-        return _split_keys(self.api_read_keys)
 
     @model_validator(mode="after")
     def _production_needs_real_credentials(self) -> Settings:
