@@ -1,4 +1,7 @@
-"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies | rabbitmq-device-user`."""
+"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies | rabbitmq-device-user`.
+
+Each command lives in `taskplatform/dev/` and is imported only when run.
+"""
 
 from __future__ import annotations
 
