@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.environment import bench_environment  # noqa: E402
 from taskplatform.checkins import upsert_alunos  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
-from taskplatform.embedded import free_port  # noqa: E402
-from taskplatform.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
+from taskplatform.dev.embedded import free_port  # noqa: E402
+from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
 
 SEED_QUEUE = "bench_seed_checkins"
 BATCH = 10_000

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, text
 
 from storage.s3 import S3Location
 from taskplatform.db import make_engine
-from taskplatform.embedded import ensure_bucket_ready, start_weed_mini
-from taskplatform.processes import Supervisor
+from taskplatform.dev.embedded import ensure_bucket_ready, start_weed_mini
+from taskplatform.dev.processes import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 

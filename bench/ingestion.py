@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.environment import bench_environment  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.db import make_engine  # noqa: E402
-from taskplatform.processes import worker_command  # noqa: E402
+from taskplatform.dev.processes import worker_command  # noqa: E402
 
 END = "bench-end"
 

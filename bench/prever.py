@@ -48,8 +48,8 @@ sys.path.insert(0, str(ROOT))
 from bench.environment import bench_environment  # noqa: E402
 from bench.latency import KeepAlive, concurrent_clients, percentiles, rows_per_second  # noqa: E402
 from ml.housing import predict_prices, synthetic_housing  # noqa: E402
-from taskplatform.embedded import free_port  # noqa: E402
-from taskplatform.processes import api_command, wait_until  # noqa: E402
+from taskplatform.dev.embedded import free_port  # noqa: E402
+from taskplatform.dev.processes import api_command, wait_until  # noqa: E402
 
 ROW = {"area_m2": 80.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
        "tipo": "apartamento"}

@@ -1,4 +1,7 @@
-"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies | rabbitmq-device-user`."""
+"""Command line: `python -m taskplatform up | demo-data | rabbitmq-policies | rabbitmq-device-user`.
+
+Each command lives in `taskplatform/dev/` and is imported only when run.
+"""
 
 from __future__ import annotations
 
@@ -18,18 +21,18 @@ def main(argv: list[str]) -> int:
         print(f"usage: python -m taskplatform <command> [options]\n{usage}", file=sys.stderr)  # noqa: T201
         return 2
     if argv[0] == "up":
-        from taskplatform.devstack import main as up
+        from taskplatform.dev.devstack import main as up
 
         return up()
     if argv[0] == "rabbitmq-policies":
-        from taskplatform.rabbitmq_policies import main as policies
+        from taskplatform.dev.rabbitmq_policies import main as policies
 
         return policies(argv[1:])
     if argv[0] == "rabbitmq-device-user":
-        from taskplatform.rabbitmq_device_user import main as device_user
+        from taskplatform.dev.rabbitmq_device_user import main as device_user
 
         return device_user(argv[1:])
-    from taskplatform.demo_data import main as demo_data
+    from taskplatform.dev.demo_data import main as demo_data
 
     return demo_data(argv[1:])
 

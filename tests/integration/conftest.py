@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from storage.s3 import S3Location
-from taskplatform.embedded import ensure_bucket_ready, free_port, start_valkey, start_weed_mini
-from taskplatform.processes import Supervisor
+from taskplatform.dev.embedded import ensure_bucket_ready, free_port, start_valkey, start_weed_mini
+from taskplatform.dev.processes import Supervisor
 from tests.integration.stack import Stack, new_stack
 from tests.services import POSTGRES_URL, RABBITMQ_URL, REGISTRY
 

@@ -12,7 +12,7 @@ import httpx
 import redis
 from sqlalchemy import text
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.producers import amqp_connection
 from tests.integration.stack import Stack
 

@@ -15,8 +15,8 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from taskplatform.db import make_engine
-from taskplatform.embedded import free_port
-from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
+from taskplatform.dev.embedded import free_port
+from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_task_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +174,7 @@ def apply_policies(broker_url: str) -> str | None:
     import shutil
     from urllib.parse import unquote, urlsplit
 
-    from taskplatform.rabbitmq_policies import apply_with_rabbitmqctl
+    from taskplatform.dev.rabbitmq_policies import apply_with_rabbitmqctl
 
     if not shutil.which("rabbitmqctl"):
         return "rabbitmqctl is not on this machine (the broker is elsewhere)"

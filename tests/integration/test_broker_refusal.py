@@ -16,7 +16,7 @@ import redis
 from amqp.exceptions import MessageNacked
 from kombu.exceptions import OperationalError
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import checkins_of, new_student_ids, run_task
 from tests.integration.stack import Stack
 from tests.services import REGISTRY

@@ -8,9 +8,9 @@ import uuid
 from kombu import Connection
 from sqlalchemy import text
 
+from taskplatform.dev.embedded import free_port
+from taskplatform.dev.processes import wait_until
 from taskplatform.devices import parse_reading
-from taskplatform.embedded import free_port
-from taskplatform.processes import wait_until
 from tests.integration.producers import publish_rasp_data, require_amqp
 from tests.integration.stack import Stack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import count_rows, dead_letters_with, run_task, wait_device
 from tests.integration.producers import SEED_READING, publish_rasp_data, require_amqp
 from tests.integration.stack import Stack

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis
 
-from taskplatform.embedded import free_port
-from taskplatform.processes import wait_until
+from taskplatform.dev.embedded import free_port
+from taskplatform.dev.processes import wait_until
 from tests.integration.stack import ROOT, platform_env
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml.housing import synthetic_housing
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import accepted_task, run_task
 from tests.integration.stack import Stack, migrate
 

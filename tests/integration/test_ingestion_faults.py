@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.conftest import Embedded
 from tests.integration.helpers import dead_letters_with, devices_with_prefix, queue_depth, wait_dead_letter
 from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp

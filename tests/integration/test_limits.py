@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from ml.housing import synthetic_housing
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp
 from tests.integration.stack import Stack
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from ml.housing import synthetic_housing
 from storage.keys import model_artifact_key, model_json_key
 from storage.s3 import S3Location, get_object, put_object
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.stack import Stack
 
 FEATURES = [{k: v for k, v in row.items() if k != "preco"} for row in synthetic_housing(3, seed=5)]

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskplatform.embedded import free_port, port_open
-from taskplatform.processes import wait_until
+from taskplatform.dev.embedded import free_port, port_open
+from taskplatform.dev.processes import wait_until
 from tests.services import REGISTRY
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"

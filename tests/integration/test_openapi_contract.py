@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.stack import ROOT, Stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")

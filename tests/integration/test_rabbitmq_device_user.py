@@ -16,7 +16,7 @@ import pika
 import pytest
 from pika.exceptions import ChannelClosedByBroker
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.stack import platform_env
 from tests.services import RABBITMQ_URL, REGISTRY
 

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from storage.keys import daily_report_chart_key
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import accepted_task, count_rows, new_student_ids, run_task
 from tests.integration.stack import ROOT, Stack
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.producers import publish_raw_sessions, require_amqp
 from tests.integration.stack import Stack
 from tests.services import REGISTRY

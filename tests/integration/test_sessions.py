@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import wait_dead_letter
 from tests.integration.producers import publish_raw_sessions, require_amqp
 from tests.integration.stack import Stack

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.conftest import Embedded
 from tests.integration.helpers import accepted_task, dead_letters_with
 from tests.integration.stack import Stack

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from tests.integration.stack import Stack
 
 

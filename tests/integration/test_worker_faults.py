@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from taskplatform.queues import TASK_DELIVERY_LIMIT
 from tests.integration.helpers import (
     accepted_task,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from api.auth.credentials import FULL, READ_ONLY, CredentialError, Verifier, load_jwks
 from api.auth.middleware import PublicRateLimit, shows_details
 from api.auth.policy import Decision, Outcome, decide
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 
 SECRET = "s" * 48
 FULL_KEY, READ_KEY = "full-key-0123456789", "read-key-0123456789"

@@ -13,7 +13,7 @@ import pytest
 from ml.housing import synthetic_housing, train_housing_model
 from taskplatform import housing
 from taskplatform.db import make_engine
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 
 
 class SlowRegistry:

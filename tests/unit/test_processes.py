@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskplatform.processes import Supervisor, wait_until
+from taskplatform.dev.processes import Supervisor, wait_until
 
 SLEEPER = "import time; time.sleep(60)"
 

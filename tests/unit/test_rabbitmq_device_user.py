@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from taskplatform.rabbitmq_device_user import DEVICE_PERMISSIONS, checked_password, management_requests
+from taskplatform.dev.rabbitmq_device_user import DEVICE_PERMISSIONS, checked_password, management_requests
 
 
 @pytest.mark.parametrize("password", [None, "", "guest", "CHANGE_ME", "short-password"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-logger = logging.getLogger("taskplatform.processes")
+logger = logging.getLogger("taskplatform.dev.processes")
 
 
 @dataclass

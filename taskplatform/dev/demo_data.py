@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import httpx
 
 from ml.synthetic_gym import generate_gym
-from taskplatform.processes import wait_until
+from taskplatform.dev.processes import wait_until
 from taskplatform.settings import get_settings
 
 BATCH = 10_000

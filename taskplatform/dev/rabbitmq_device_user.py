@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from taskplatform.dev.rabbitmq_policies import broker_vhost, management_endpoint, management_url_from
 from taskplatform.production import DEFAULT_CREDENTIALS
-from taskplatform.rabbitmq_policies import broker_vhost, management_endpoint, management_url_from
 from taskplatform.settings import get_settings
 
 #: configure / write / read regexes of the device user (anchored: RabbitMQ matches them unanchored).

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage.s3 import S3Location, ensure_bucket, s3_client
-from taskplatform.processes import Supervisor, wait_until
+from taskplatform.dev.processes import Supervisor, wait_until
 
 
 def free_port(host: str = "127.0.0.1") -> int:

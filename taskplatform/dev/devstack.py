@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from taskplatform.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini, write_private
+from taskplatform.dev.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini, write_private
+from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.object_store import s3_location
-from taskplatform.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.queues import TASK_QUEUES
 from taskplatform.settings import Settings, get_settings, redact_url
 
