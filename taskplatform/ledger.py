@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, null, select
+from sqlalchemy import Connection, case, func, insert, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -86,8 +86,9 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
 
     A record in a final state is never moved back by a state that is not final: Celery publishes a
     retry before `on_retry` writes its RETRY, so with a short countdown the next attempt can finish
-    first, and a late RETRY (or PROGRESS, or STARTED of a redelivery) must not hide its SUCCESS. The
-    event is appended all the same: the history shows what happened, in the order it was written."""
+    first, and a late RETRY (or PROGRESS, or STARTED of a redelivery) must not hide its SUCCESS. A
+    redelivery's STARTED still counts as an attempt. The event is appended all the same: the history
+    shows what happened, in the order it was written."""
     now = utcnow()
     table = TaskRecord.__table__
     values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
@@ -95,13 +96,16 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
         id=task_id, name=name, queue=queue, created_at=now, attempts=1 if state == TaskState.STARTED else 0,
         **values,
     )
-    update = dict(values)
+    if state in FINAL_STATES:
+        update = dict(values)
+    else:  # each column keeps its value on a finished record
+        finished = table.c.state.in_(sorted(FINAL_STATES))
+        update = {column: case((finished, table.c[column]), else_=value) for column, value in values.items()}
     if state == TaskState.STARTED:
         # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
         update["attempts"] = table.c.attempts + 1
         update["message"] = null()  # a worker has it: the broker redelivers it from here on
-    keep_final = None if state in FINAL_STATES else table.c.state.not_in(sorted(FINAL_STATES))
-    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update, where=keep_final))
+    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
     connection.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
 
 

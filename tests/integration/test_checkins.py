@@ -147,9 +147,11 @@ def test_a_redelivered_batch_without_instants_writes_the_same_rows(stack: Stack)
     wait_until(lambda: datetime.now(UTC).replace(microsecond=0) > finished, timeout=5, interval=0.05,
                what="the clock to pass the first delivery's second")
     stack.send_raw("checkins.ingest_batch", kwargs, task_id=task_id, queue="checkins")
-    wait_until(lambda: stack.api.get(f"/tarefa/{task_id}").json()["attempts"] == 2, timeout=60, interval=0.2,
-               what="the second delivery to start")
-    second = stack.wait_task(task_id)
+    # The record stays SUCCESS (a finished task never moves back): the second delivery shows as a second
+    # attempt and a second SUCCESS event.
+    wait_until(lambda: [e["state"] for e in stack.api.get(f"/tarefa/{task_id}").json()["events"]].count("SUCCESS")
+               == 2, timeout=60, interval=0.2, what="the second delivery to finish")
+    second = stack.api.get(f"/tarefa/{task_id}").json()
     assert second["state"] == "SUCCESS" and second["attempts"] == 2
     assert second["result"]["inserted"] == 0 and second["result"]["duplicates"] == 50, second
     assert _rows(stack, ids) == stored

@@ -85,6 +85,7 @@ def test_a_late_transition_never_moves_a_finished_task_back(engine: Engine, sess
     record = get_task_record(session=session, task_id="t1")
     assert record is not None
     assert (record.state, record.result, record.error_type) == ("SUCCESS", {"ok": True}, None)
+    assert record.attempts == (2 if late == TaskState.STARTED else 1)  # a redelivery still counts
     assert [e.state for e in task_events(session=session, task_id="t1")][-1] == late  # history keeps it
 
 
