@@ -1,0 +1,27 @@
+"""Every task name of the platform, declared once.
+
+The task decorators, the routers (which enqueue by name, so the API never imports the worker
+side), the beat schedule, the dead-letter replay and the queue routes all use these members.
+A member is a `str`: it compares, hashes and serialises as its value, which is the name on the
+wire (`<domain>.<verb>`, routed by its domain in `taskplatform.queues`). Changing a value
+renames a task for every message already queued, every ledger record and every dashboard.
+Nothing heavy is imported here (no Celery), so any layer may use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+
+
+@unique
+class TaskName(StrEnum):
+    CHECKINS_INGEST_BATCH = "checkins.ingest_batch"
+    REPORTS_DAILY = "reports.daily"
+    CHURN_RETRAIN = "churn.retrain"
+    HOUSING_TRAIN = "housing.train"
+    HOUSING_PREDICT = "housing.predict"
+    TEXTGEN_GENERATE = "textgen.generate"
+    SESSIONS_PERSIST = "sessions.persist"
+    DEVICES_UPSERT = "devices.upsert"
+    MAINTENANCE_PURGE_EXPIRED = "maintenance.purge_expired"
+    MAINTENANCE_REDELIVER_LOST = "maintenance.redeliver_lost"
