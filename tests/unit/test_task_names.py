@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -59,3 +61,17 @@ def test_beat_runs_task_names_stored_as_plain_strings() -> None:
     for entry in {**BEAT_SCHEDULE, **REDELIVERY_SCHEDULE}.values():
         assert type(entry["task"]) is str
         assert entry["task"] in set(TaskName)
+
+
+def test_the_api_enqueues_by_name_and_never_imports_the_task_modules() -> None:
+    """Breach caught: a router importing `tasks/` for a task's signature (the check-in router did), which loads
+    the worker side into the API process."""
+    root = Path(__file__).resolve().parents[2]
+    importers = set()
+    for path in (root / "api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(module == "tasks" or module.startswith("tasks.") for module in modules):
+                importers.add(str(path.relative_to(root)))
+    assert importers == set()
