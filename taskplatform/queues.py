@@ -15,8 +15,8 @@ ROUTES: dict[str, str] = {
     "reports.*": "reports",
     "maintenance.*": "reports",  # nightly housekeeping shares the nightly reports' worker
     "churn.*": "training",
-    TaskName.HOUSING_TRAIN: "training",
-    TaskName.HOUSING_PREDICT: "predictions",
+    TaskName.HOUSING_TRAIN.value: "training",
+    TaskName.HOUSING_PREDICT.value: "predictions",
     "textgen.*": "textgen",
     "sessions.*": "sessions",
     "devices.*": "devices",

@@ -8,9 +8,10 @@ from celery.schedules import crontab
 
 from taskplatform.task_names import TaskName
 
-# `.value`, a plain str: beat pickles each entry, task name included, into its schedule file
-# (celerybeat-schedule). A pickled member names its class's module, and once TaskName moves, beat
-# fails to start on the old file (ModuleNotFoundError, which it does not recover from; tried).
+# `.value` (see taskplatform/task_names.py), and here for one more reason: beat pickles each entry,
+# task name included, into its schedule file (celerybeat-schedule); a pickled member names its
+# class's module, and once TaskName moves, beat fails to start on the old file (ModuleNotFoundError,
+# which it does not recover from; tried).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The day's report, just before the day ends.
     "daily-report": {"task": TaskName.REPORTS_DAILY.value, "schedule": crontab(hour=23, minute=55)},

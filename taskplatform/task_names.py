@@ -2,10 +2,15 @@
 
 The task decorators, the routers (which enqueue by name, so the API never imports the worker
 side), the beat schedule, the dead-letter replay and the queue routes all use these members.
-A member is a `str`: it compares, hashes and serialises as its value, which is the name on the
-wire (`<domain>.<verb>`, routed by its domain in `taskplatform.queues`). Changing a value
-renames a task for every message already queued, every ledger record and every dashboard.
-Nothing heavy is imported here (no Celery), so any layer may use it.
+Each value is the name on the wire (`<domain>.<verb>`, routed by its domain in
+`taskplatform.queues`); changing one renames a task for every message already queued, every
+ledger record and every dashboard. Nothing heavy is imported here (no Celery).
+
+Celery is always handed `.value`, a plain str, never the member: Celery takes anything with a
+`.name` attribute for a task object, and a member's `.name` is "REPORTS_DAILY", so
+`app.signature(TaskName.REPORTS_DAILY)` would publish a task named "REPORTS_DAILY". Beat also
+pickles its entries into its schedule file, which a member would tie to this module's path.
+tests/unit/test_task_names.py checks that every use outside this module takes `.value`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from taskplatform.errors import PermanentError
 from taskplatform.task_names import TaskName
 
 
-@app.task(name=TaskName.CHECKINS_INGEST_BATCH)
+@app.task(name=TaskName.CHECKINS_INGEST_BATCH.value)
 def ingest_batch(aluno_ids: list[int], instants: list[str]) -> dict[str, Any]:
     """Store a batch of check-ins; idempotent on (student, instant), so a redelivery is harmless.
 

@@ -25,7 +25,7 @@ from taskplatform.task_names import TaskName
 KIND = "churn"
 
 
-@app.task(name=TaskName.CHURN_RETRAIN, bind=True)
+@app.task(name=TaskName.CHURN_RETRAIN.value, bind=True)
 def retrain(self: Any) -> dict[str, Any]:
     """Train on the whole check-in history, promote the model if its AUC is not worse than
     the active one's, and score every student with the active model.

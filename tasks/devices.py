@@ -32,7 +32,7 @@ from taskplatform.task_names import TaskName
 logger = logging.getLogger("taskplatform.devices")
 
 
-@app.task(name=TaskName.DEVICES_UPSERT)
+@app.task(name=TaskName.DEVICES_UPSERT.value)
 def upsert(reading: dict[str, Any]) -> dict[str, Any]:
     """Apply one health check (idempotent: an upsert keyed by `raspberry_id`)."""
     try:

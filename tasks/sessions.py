@@ -29,7 +29,7 @@ from taskplatform.task_names import TaskName
 logger = logging.getLogger("taskplatform.sessions")
 
 
-@app.task(name=TaskName.SESSIONS_PERSIST)
+@app.task(name=TaskName.SESSIONS_PERSIST.value)
 def persist(session: dict[str, Any]) -> dict[str, Any]:
     """Store one session at its deterministic key (a retry overwrites it with the same bytes)."""
     try:

@@ -11,7 +11,7 @@ from taskplatform.settings import get_settings
 from taskplatform.task_names import TaskName
 
 
-@app.task(name=TaskName.TEXTGEN_GENERATE)
+@app.task(name=TaskName.TEXTGEN_GENERATE.value)
 def generate(text: str, max_new_tokens: int = 48, temperature: float = 0.8) -> dict[str, Any]:
     """Generate a reply with `transformers.pipeline` over TEXTGEN_MODEL.
 

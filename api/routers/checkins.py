@@ -52,7 +52,7 @@ async def checkin_batch(
     instants, errors = normalized_instants(items, local=settings.tz, default=accepted_at)
     if errors:
         raise RequestValidationError(errors)
-    signature = celery_app.signature(TaskName.CHECKINS_INGEST_BATCH,
+    signature = celery_app.signature(TaskName.CHECKINS_INGEST_BATCH.value,
                                      kwargs={"aluno_ids": [item["aluno_id"] for item in items], "instants": instants})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"items": len(items)}, idempotency_key=idempotency_key)

@@ -25,8 +25,9 @@ KIND = "churn"
 def update_churn_model(session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Retrain the churn model in the background; `/tarefa/{id}` shows the stage and percent."""
-    return enqueue_or_503(session=session, response=response, signature=celery_app.signature(TaskName.CHURN_RETRAIN),
-                          params=None, idempotency_key=idempotency_key)
+    signature = celery_app.signature(TaskName.CHURN_RETRAIN.value)
+    return enqueue_or_503(session=session, response=response, signature=signature, params=None,
+                          idempotency_key=idempotency_key)
 
 
 @router.get("/relatorio/churn", response_model=ChurnRanking)

@@ -44,7 +44,7 @@ def request_daily_report(
     """Generate (or regenerate) the attendance report of a date in the background."""
     day = data or datetime.now(settings.tz).date()
     _reportable(day, settings)
-    signature = celery_app.signature(TaskName.REPORTS_DAILY, kwargs={"data": day.isoformat()})
+    signature = celery_app.signature(TaskName.REPORTS_DAILY.value, kwargs={"data": day.isoformat()})
     return enqueue_or_503(session=session, response=response, signature=signature, params={"data": day.isoformat()},
                           idempotency_key=idempotency_key)
 

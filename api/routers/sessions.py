@@ -54,7 +54,7 @@ async def post_session(request: Request, session: SessionDep, response: Response
     except InvalidMessage as exc:
         raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
                                                       "msg": str(exc)}]) from None
-    signature = celery_app.signature(TaskName.SESSIONS_PERSIST, kwargs={"session": document})
+    signature = celery_app.signature(TaskName.SESSIONS_PERSIST.value, kwargs={"session": document})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"key": key}, idempotency_key=idempotency_key)
 

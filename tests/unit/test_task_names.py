@@ -75,3 +75,17 @@ def test_the_api_enqueues_by_name_and_never_imports_the_task_modules() -> None:
             if any(module == "tasks" or module.startswith("tasks.") for module in modules):
                 importers.add(str(path.relative_to(root)))
     assert importers == set()
+
+
+def test_celery_is_only_ever_handed_plain_task_names(registered: set[str]) -> None:
+    """Breach caught: a member passed to Celery (a decorator, a signature, a route): Celery reads any object's
+    `.name` as a task's, so the member's own name ("REPORTS_DAILY") would go on the wire."""
+    assert Celery(set_as_current=False).signature(TaskName.REPORTS_DAILY)["task"] == "REPORTS_DAILY"  # the hazard
+    assert {type(name) for name in registered} == {str}
+    root = Path(__file__).resolve().parents[2]
+    bare = re.compile(r"\bTaskName\.[A-Z][A-Z_]*\b(?!\.value)")
+    uses = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+            for folder in ("api", "tasks", "taskplatform", "bench")
+            for path in (root / folder).rglob("*.py") if path.name != "task_names.py"
+            for number, line in enumerate(path.read_text().splitlines(), 1) if bare.search(line)]
+    assert uses == []
