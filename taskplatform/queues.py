@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue
 
+from taskplatform.task_names import TaskName
+
 #: Queue of each domain's tasks. Routes key on task names (`<domain>.<verb>`), never on
 #: module paths, so a refactor cannot silently reroute a task.
 TASK_QUEUES: tuple[str, ...] = ("checkins", "reports", "training", "predictions", "textgen", "sessions", "devices")
@@ -13,8 +15,8 @@ ROUTES: dict[str, str] = {
     "reports.*": "reports",
     "maintenance.*": "reports",  # nightly housekeeping shares the nightly reports' worker
     "churn.*": "training",
-    "housing.train": "training",
-    "housing.predict": "predictions",
+    TaskName.HOUSING_TRAIN.value: "training",
+    TaskName.HOUSING_PREDICT.value: "predictions",
     "textgen.*": "textgen",
     "sessions.*": "sessions",
     "devices.*": "devices",

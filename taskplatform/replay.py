@@ -12,6 +12,7 @@ from taskplatform.models import DeadLetter
 from taskplatform.raw_messages import InvalidMessage, check_storable
 from taskplatform.raw_queues import RASP_DATA, RAW_SESSIONS
 from taskplatform.sessions import parse_session
+from taskplatform.task_names import TaskName
 
 TASK_BODY_SHAPE = 'a task\'s body must be {"args": [...], "kwargs": {...}} (or Celery\'s [args, kwargs, embed])'
 
@@ -36,10 +37,10 @@ def replay_for(letter: DeadLetter, body: Any | None = None) -> Replay:
         raise InvalidMessage("invalid_json", "the stored body is not text; replay it with a corrected body")
     if letter.queue == RASP_DATA.name:
         reading = parse_reading(raw if isinstance(raw, str | dict) else json.dumps(raw))
-        return Replay("devices.upsert", [], {"reading": reading.model_dump(exclude_unset=True)})
+        return Replay(TaskName.DEVICES_UPSERT.value, [], {"reading": reading.model_dump(exclude_unset=True)})
     if letter.queue == RAW_SESSIONS.name:
         parsed = parse_session(raw if isinstance(raw, str | dict) else json.dumps(raw))
-        return Replay("sessions.persist", [], {"session": json.loads(parsed.body)})
+        return Replay(TaskName.SESSIONS_PERSIST.value, [], {"session": json.loads(parsed.body)})
     if letter.task_name:
         args, kwargs = task_arguments(raw)
         return Replay(letter.task_name, args, kwargs)

@@ -8,9 +8,10 @@ from taskplatform.celery_app import app
 from taskplatform.checkins import ingest_checkins
 from taskplatform.db import get_engine
 from taskplatform.errors import PermanentError
+from taskplatform.task_names import TaskName
 
 
-@app.task(name="checkins.ingest_batch")
+@app.task(name=TaskName.CHECKINS_INGEST_BATCH.value)
 def ingest_batch(aluno_ids: list[int], instants: list[str]) -> dict[str, Any]:
     """Store a batch of check-ins; idempotent on (student, instant), so a redelivery is harmless.
 

@@ -20,11 +20,12 @@ from taskplatform.model_registry import (
 )
 from taskplatform.model_store import load_active, save_artifact
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 KIND = "churn"
 
 
-@app.task(name="churn.retrain", bind=True)
+@app.task(name=TaskName.CHURN_RETRAIN.value, bind=True)
 def retrain(self: Any) -> dict[str, Any]:
     """Train on the whole check-in history, promote the model if its AUC is not worse than
     the active one's, and score every student with the active model.

@@ -27,11 +27,12 @@ from taskplatform.errors import PermanentError, describe
 from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RASP_DATA
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 logger = logging.getLogger("taskplatform.devices")
 
 
-@app.task(name="devices.upsert")
+@app.task(name=TaskName.DEVICES_UPSERT.value)
 def upsert(reading: dict[str, Any]) -> dict[str, Any]:
     """Apply one health check (idempotent: an upsert keyed by `raspberry_id`)."""
     try:

@@ -10,9 +10,10 @@ from taskplatform.celery_app import app
 from taskplatform.errors import PermanentError
 from taskplatform.housing import PREDICTOR, NoModel, train_and_register
 from taskplatform.object_store import get_bytes
+from taskplatform.task_names import TaskName
 
 
-@app.task(name="housing.train", bind=True)
+@app.task(name=TaskName.HOUSING_TRAIN.value, bind=True)
 def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
     """Train on the dataset stored at `dataset_key` (the message carries the key, not the rows)."""
     self.report_progress(10, "loading the dataset")
@@ -27,7 +28,7 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
     return outcome.as_dict()
 
 
-@app.task(name="housing.predict")
+@app.task(name=TaskName.HOUSING_PREDICT.value)
 def predict(dados: list[dict[str, Any]]) -> dict[str, Any]:
     """Predict prices with the active model (loaded once per worker process)."""
     try:

@@ -9,9 +9,10 @@ from taskplatform.db import get_engine, utcnow
 from taskplatform.redelivery import redeliver_lost
 from taskplatform.retention import purge_expired
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 
-@app.task(name="maintenance.purge_expired", bind=True)
+@app.task(name=TaskName.MAINTENANCE_PURGE_EXPIRED.value, bind=True)
 def purge(self: Any) -> dict[str, int]:
     """Delete finished task records older than TASK_RETENTION_DAYS and dead letters replayed more than
     DEAD_LETTER_RETENTION_DAYS ago. Idempotent: a second run finds nothing more to delete."""
@@ -24,7 +25,7 @@ def _publish(name: str, args: list[Any], kwargs: dict[str, Any], task_id: str, q
     app.send_task(name, args=args, kwargs=kwargs, task_id=task_id, queue=queue)
 
 
-@app.task(name="maintenance.redeliver_lost", bind=True)
+@app.task(name=TaskName.MAINTENANCE_REDELIVER_LOST.value, bind=True)
 def redeliver(self: Any) -> dict[str, Any]:
     """Publish again, once, the tasks still QUEUED TASK_REDELIVER_AFTER seconds after they were enqueued (Redis
     only; see taskplatform/redelivery.py). Safe to run at any time and on several workers: tasks are idempotent."""

@@ -18,9 +18,10 @@ from taskplatform.reports import (
     upsert_daily_report,
 )
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 
-@app.task(name="reports.daily", bind=True)
+@app.task(name=TaskName.REPORTS_DAILY.value, bind=True)
 def daily(self: Any, data: str | None = None) -> dict[str, Any]:
     """Build, chart and store the report of `data` (YYYY-MM-DD; default: today in TIMEZONE).
 

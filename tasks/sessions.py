@@ -24,11 +24,12 @@ from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
 from taskplatform.sessions import SessionMessage, parse_session
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 logger = logging.getLogger("taskplatform.sessions")
 
 
-@app.task(name="sessions.persist")
+@app.task(name=TaskName.SESSIONS_PERSIST.value)
 def persist(session: dict[str, Any]) -> dict[str, Any]:
     """Store one session at its deterministic key (a retry overwrites it with the same bytes)."""
     try:

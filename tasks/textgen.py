@@ -8,9 +8,10 @@ from ml.textgen import GenerationParams, chat_result, generate_reply, load_gener
 from taskplatform.celery_app import app
 from taskplatform.errors import PermanentError
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 
-@app.task(name="textgen.generate")
+@app.task(name=TaskName.TEXTGEN_GENERATE.value)
 def generate(text: str, max_new_tokens: int = 48, temperature: float = 0.8) -> dict[str, Any]:
     """Generate a reply with `transformers.pipeline` over TEXTGEN_MODEL.
 

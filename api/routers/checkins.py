@@ -16,9 +16,10 @@ from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter,
 from api.schemas.errors import BAD_BODY, ENQUEUE
 from api.schemas.tasks import TaskAccepted
 from api.validation import body_errors
+from taskplatform.celery_app import app as celery_app
 from taskplatform.checkins import upsert_alunos
 from taskplatform.settings import get_settings
-from tasks.checkins import ingest_batch
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["checkins"])
 
@@ -51,7 +52,8 @@ async def checkin_batch(
     instants, errors = normalized_instants(items, local=settings.tz, default=accepted_at)
     if errors:
         raise RequestValidationError(errors)
-    signature = ingest_batch.s(aluno_ids=[item["aluno_id"] for item in items], instants=instants)
+    signature = celery_app.signature(TaskName.CHECKINS_INGEST_BATCH.value,
+                                     kwargs={"aluno_ids": [item["aluno_id"] for item in items], "instants": instants})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"items": len(items)}, idempotency_key=idempotency_key)
 

@@ -14,11 +14,10 @@ from api.schemas.tasks import TaskAccepted
 from taskplatform.celery_app import app as celery_app
 from taskplatform.churn import top_risks
 from taskplatform.model_registry import list_versions
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["churn"])
 
-#: Enqueued by name: the API never imports the worker side (scikit-learn and friends).
-RETRAIN = "churn.retrain"
 KIND = "churn"
 
 
@@ -26,7 +25,8 @@ KIND = "churn"
 def update_churn_model(session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Retrain the churn model in the background; `/tarefa/{id}` shows the stage and percent."""
-    return enqueue_or_503(session=session, response=response, signature=celery_app.signature(RETRAIN), params=None,
+    signature = celery_app.signature(TaskName.CHURN_RETRAIN.value)
+    return enqueue_or_503(session=session, response=response, signature=signature, params=None,
                           idempotency_key=idempotency_key)
 
 

@@ -27,6 +27,7 @@ from taskplatform.devices import (
 )
 from taskplatform.raw_messages import InvalidMessage, json_object
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["devices"])
 
@@ -72,7 +73,7 @@ async def post_health(request: Request, session: SessionDep, response: Response,
     except InvalidMessage as exc:
         raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
                                                       "msg": str(exc)}]) from None
-    signature = celery_app.signature("devices.upsert", kwargs={"reading": reading})
+    signature = celery_app.signature(TaskName.DEVICES_UPSERT.value, kwargs={"reading": reading})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
 

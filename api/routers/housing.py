@@ -33,6 +33,7 @@ from taskplatform.idempotency import ScopedKey
 from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
 from taskplatform.model_store import ArtifactRefused, ArtifactWriteDenied
 from taskplatform.object_store import s3_location
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["housing"])
 
@@ -119,7 +120,7 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
         return outcome.as_dict()
     key = dataset_key(KIND, rows_hash(rows, target=target))
     await put_object(s3_location(settings), key, json.dumps(rows).encode(), "application/json")
-    signature = celery_app.signature("housing.train", kwargs={"dataset_key": key, "target": target})
+    signature = celery_app.signature(TaskName.HOUSING_TRAIN.value, kwargs={"dataset_key": key, "target": target})
     response.status_code = 202
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"rows": len(rows), "target": target}, idempotency_key=idempotency_key)
@@ -130,7 +131,7 @@ def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
     _, model = PREDICTOR.active()
     check_prediction_rows(rows, model["spec"])
     with new_session() as session:
-        signature = celery_app.signature("housing.predict", kwargs={"dados": rows})
+        signature = celery_app.signature(TaskName.HOUSING_PREDICT.value, kwargs={"dados": rows})
         return enqueue_or_503(session=session, response=response, signature=signature, params={"rows": len(rows)},
                               idempotency_key=idempotency_key)
 

@@ -16,11 +16,9 @@ from storage.s3 import get_object
 from taskplatform.celery_app import app as celery_app
 from taskplatform.object_store import s3_location
 from taskplatform.reports import get_daily_report
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["reports"])
-
-#: Enqueued by name: the API never imports the worker side (matplotlib and friends).
-DAILY_REPORT = "reports.daily"
 
 
 def _reportable(day: date, settings: Any) -> None:
@@ -46,7 +44,7 @@ def request_daily_report(
     """Generate (or regenerate) the attendance report of a date in the background."""
     day = data or datetime.now(settings.tz).date()
     _reportable(day, settings)
-    signature = celery_app.signature(DAILY_REPORT, kwargs={"data": day.isoformat()})
+    signature = celery_app.signature(TaskName.REPORTS_DAILY.value, kwargs={"data": day.isoformat()})
     return enqueue_or_503(session=session, response=response, signature=signature, params={"data": day.isoformat()},
                           idempotency_key=idempotency_key)
 

@@ -19,6 +19,7 @@ from taskplatform.object_store import s3_location
 from taskplatform.raw_messages import InvalidMessage, json_object
 from taskplatform.sessions import parse_session
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["sessions"])
 
@@ -53,7 +54,7 @@ async def post_session(request: Request, session: SessionDep, response: Response
     except InvalidMessage as exc:
         raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
                                                       "msg": str(exc)}]) from None
-    signature = celery_app.signature("sessions.persist", kwargs={"session": document})
+    signature = celery_app.signature(TaskName.SESSIONS_PERSIST.value, kwargs={"session": document})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"key": key}, idempotency_key=idempotency_key)
 

@@ -15,11 +15,11 @@ from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from ml.textgen import MAX_PROMPT_CHARS
 from taskplatform.celery_app import app as celery_app
 from taskplatform.ledger import get_task_record
+from taskplatform.task_names import TaskName
 
 router = APIRouter(tags=["textgen"])
 
 DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "demo.html"
-GENERATE = "textgen.generate"
 
 
 class PredictIn(BaseModel):
@@ -39,7 +39,7 @@ class JobAccepted(BaseModel):
 def predict(body: PredictIn, session: SessionDep, response: Response,
             idempotency_key: IdempotencyKey = None) -> JobAccepted:
     """Queue a generation; poll `/api/result/{job_id}`."""
-    signature = celery_app.signature(GENERATE, kwargs=body.model_dump())
+    signature = celery_app.signature(TaskName.TEXTGEN_GENERATE.value, kwargs=body.model_dump())
     accepted = enqueue_or_503(session=session, response=response, signature=signature,
                               params={"chars": len(body.text)}, idempotency_key=idempotency_key)
     return JobAccepted(job_id=accepted.task_id, status_url=f"/api/result/{accepted.task_id}")
@@ -49,7 +49,7 @@ def predict(body: PredictIn, session: SessionDep, response: Response,
 def result(job_id: str, session: SessionDep) -> dict[str, Any]:
     """`{"result": {"content", "role": "assistant", "tool_calls": null}}` when done; else a status."""
     record = get_task_record(session=session, task_id=job_id)
-    if record is None or record.name != GENERATE:
+    if record is None or record.name != TaskName.TEXTGEN_GENERATE.value:
         raise HTTPException(status_code=404, detail=f"unknown job {job_id!r}")
     if record.state == "SUCCESS":
         return {"status": record.state, "result": record.result}

@@ -15,6 +15,7 @@ from kombu.exceptions import OperationalError
 
 from taskplatform.publish import publish
 from taskplatform.settings import get_settings
+from taskplatform.task_names import TaskName
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_redis_sweeps_unacked_messages_at_the_interval_and_a_dead_sweepers_lock_
     assert options["unacked_restore_interval"] == int(interval) and options["unacked_restore_throttle"] == 1
     # kombu's own 300 s would stop redelivery for 5 minutes after a worker died mid-sweep
     assert options["unacked_mutex_expire"] == expire
-    assert config.beat_schedule["redeliver-lost"]["task"] == "maintenance.redeliver_lost"
+    assert config.beat_schedule["redeliver-lost"]["task"] == TaskName.MAINTENANCE_REDELIVER_LOST
 
 
 def test_rabbitmq_publishes_with_confirms(load_config: Callable[..., ModuleType]) -> None:

@@ -12,6 +12,7 @@ from taskplatform.models import DeadLetter, TaskEvent, TaskRecord
 from taskplatform.queues import queue_for
 from taskplatform.retention import purge_expired
 from taskplatform.schedule import BEAT_SCHEDULE
+from taskplatform.task_names import TaskName
 
 NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)
 
@@ -76,6 +77,6 @@ def test_zero_days_keeps_everything(populated: Engine) -> None:
 
 
 def test_beat_runs_the_purge_on_the_nightly_worker() -> None:
-    entry = next(e for e in BEAT_SCHEDULE.values() if e["task"] == "maintenance.purge_expired")
+    entry = next(e for e in BEAT_SCHEDULE.values() if e["task"] == TaskName.MAINTENANCE_PURGE_EXPIRED)
     assert entry["schedule"].hour == {4}
-    assert queue_for("maintenance.purge_expired") == "reports"
+    assert queue_for(TaskName.MAINTENANCE_PURGE_EXPIRED) == "reports"
