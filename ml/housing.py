@@ -10,32 +10,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import sklearn
 
-matplotlib.use("Agg")  # no display on a worker; imported here so a worker's parent loads it once, before forking
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import sklearn  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.linear_model import Ridge  # noqa: E402
-from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
+# A Figure, never pyplot: it renders with Agg without a backend chosen for the whole process (no matplotlib.use).
+# Imported at the top so a worker's parent loads it once, before forking.
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml.housing_csv import rows_from_csv  # noqa: E402
-from ml.housing_data import (  # noqa: E402
+from ml.housing_csv import rows_from_csv
+from ml.housing_data import (
     FeatureSpec,
     HousingDataError,
     check_prediction_rows,
     infer_features,
     rows_hash,
 )
-from ml.housing_linear import LinearPricer, NotLinear, category_of, compile_pricer, finite_prices  # noqa: E402
-from ml.housing_synthetic import BAIRROS, SYNTHETIC_COEFFICIENTS, synthetic_housing  # noqa: E402
+from ml.housing_linear import LinearPricer, NotLinear, category_of, compile_pricer, finite_prices
+from ml.housing_synthetic import BAIRROS, SYNTHETIC_COEFFICIENTS, synthetic_housing
 
 __all__ = [
     "BAIRROS", "SYNTHETIC_COEFFICIENTS", "FeatureSpec", "HousingDataError", "TrainedHousingModel",
