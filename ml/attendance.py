@@ -8,10 +8,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a worker; imported here so a worker's parent loads it once, before forking
-from matplotlib.figure import Figure  # noqa: E402
+# A Figure, never pyplot: it renders with Agg without a backend chosen for the whole process (no matplotlib.use).
+# Imported at the top so a worker's parent loads it once, before forking.
+from matplotlib.figure import Figure
 
 
 def build_daily_report(*, day: date, tz: ZoneInfo, checkins: Sequence[tuple[int, datetime]], new_students: int,

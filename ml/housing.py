@@ -10,39 +10,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import sklearn
 
-matplotlib.use("Agg")  # no display on a worker; imported here so a worker's parent loads it once, before forking
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import sklearn  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.linear_model import Ridge  # noqa: E402
-from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
+# A Figure, never pyplot: it renders with Agg without a backend chosen for the whole process (no matplotlib.use).
+# Imported at the top so a worker's parent loads it once, before forking.
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml.housing_csv import rows_from_csv  # noqa: E402
-from ml.housing_data import (  # noqa: E402
+from ml.housing_csv import rows_from_csv
+from ml.housing_data import (
     FeatureSpec,
     HousingDataError,
     check_prediction_rows,
     infer_features,
-    is_number,
     rows_hash,
-    which_rows,
 )
-from ml.housing_linear import LinearPricer, NotLinear, category_of, compile_pricer  # noqa: E402
-from ml.housing_synthetic import BAIRROS, SYNTHETIC_COEFFICIENTS, synthetic_housing  # noqa: E402
+from ml.housing_linear import LinearPricer, NotLinear, category_of, compile_pricer, finite_prices
+from ml.housing_synthetic import BAIRROS, SYNTHETIC_COEFFICIENTS, synthetic_housing
 
 __all__ = [
     "BAIRROS", "SYNTHETIC_COEFFICIENTS", "FeatureSpec", "HousingDataError", "TrainedHousingModel",
-    "check_prediction_rows", "infer_features", "predict_prices", "prediction_plot_png", "rows_from_csv", "rows_hash",
-    "synthetic_housing", "train_housing_model",
+    "check_prediction_rows", "finite_prices", "infer_features", "predict_prices", "prediction_plot_png",
+    "rows_from_csv", "rows_hash", "synthetic_housing", "train_housing_model",
 ]
 
 REGRESSOR_PARAMS: dict[str, Any] = {"alpha": 1.0}
@@ -156,30 +154,6 @@ def predict_prices(pipeline: Any, spec: FeatureSpec, rows: Sequence[Mapping[str,
     else:
         prices = np.asarray(pipeline.predict(_frame(spec, rows)), dtype=np.float64).tolist()
     return finite_prices(rows, prices, spec, pricer)
-
-
-def finite_prices(rows: Sequence[Mapping[str, Any]], prices: list[float], spec: FeatureSpec,
-                  pricer: LinearPricer | None) -> list[float]:
-    """`prices`, or HousingDataError when one is not finite (JSON would carry it as null, and a cache keep it)."""
-    if not all(map(math.isfinite, prices)):
-        _refuse_non_finite(rows, prices, spec, pricer)
-    return prices
-
-
-def _refuse_non_finite(rows: Sequence[Mapping[str, Any]], prices: list[float], spec: FeatureSpec,
-                       pricer: LinearPricer | None) -> None:
-    """HousingDataError naming the rows whose price is not a number (JSON would carry it as null) and the column
-    that drove the first of them there."""
-    bad = [i for i, price in enumerate(prices) if not math.isfinite(price)]
-    row = rows[bad[0]]
-    if pricer is not None:
-        column = pricer.largest_term(row)
-    else:
-        sizes = {name: abs(float(v)) for name in spec.numeric if is_number(v := row.get(name)) and v == v}
-        column = max(sizes, key=sizes.__getitem__) if sizes else None
-    culprit = f" (column {column!r} in row {bad[0]} is too large for this model)" if column else ""
-    raise HousingDataError([f"{which_rows('row', bad)} no finite predicted price{culprit}"],
-                           [column] if column else [])
 
 
 def _money(value: float, _position: int | None = None) -> str:

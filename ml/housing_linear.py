@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ml.housing_data import FeatureSpec, is_missing, is_number
+from ml.housing_data import FeatureSpec, HousingDataError, is_missing, is_number, which_rows
 
-__all__ = ["JSON_FORMAT", "LinearPricer", "NotLinear", "category_of", "compile_pricer", "linear_model_from_json",
-           "linear_model_json"]
+__all__ = ["JSON_FORMAT", "LinearPricer", "NotLinear", "category_of", "compile_pricer", "finite_prices",
+           "linear_model_from_json", "linear_model_json"]
 
 
 class NotLinear(ValueError):
@@ -198,3 +198,27 @@ def linear_model_from_json(data: Any) -> tuple[FeatureSpec, LinearPricer]:
     if [t.name for t in numeric] != spec.numeric or [c.name for c in categorical] != spec.categorical:
         raise ValueError("the terms do not match the feature spec")
     return spec, LinearPricer(_finite(data["intercept"]), numeric, categorical)
+
+
+def finite_prices(rows: Sequence[Mapping[str, Any]], prices: list[float], spec: FeatureSpec,
+                  pricer: LinearPricer | None) -> list[float]:
+    """`prices`, or HousingDataError when one is not finite (JSON would carry it as null, and a cache keep it)."""
+    if not all(map(math.isfinite, prices)):
+        _refuse_non_finite(rows, prices, spec, pricer)
+    return prices
+
+
+def _refuse_non_finite(rows: Sequence[Mapping[str, Any]], prices: list[float], spec: FeatureSpec,
+                       pricer: LinearPricer | None) -> None:
+    """HousingDataError naming the rows whose price is not a number (JSON would carry it as null) and the column
+    that drove the first of them there."""
+    bad = [i for i, price in enumerate(prices) if not math.isfinite(price)]
+    row = rows[bad[0]]
+    if pricer is not None:
+        column = pricer.largest_term(row)
+    else:
+        sizes = {name: abs(float(v)) for name in spec.numeric if is_number(v := row.get(name)) and v == v}
+        column = max(sizes, key=sizes.__getitem__) if sizes else None
+    culprit = f" (column {column!r} in row {bad[0]} is too large for this model)" if column else ""
+    raise HousingDataError([f"{which_rows('row', bad)} no finite predicted price{culprit}"],
+                           [column] if column else [])

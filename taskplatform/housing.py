@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -11,20 +12,13 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import update
 
-from ml.housing import (
-    HousingDataError,
-    check_prediction_rows,
-    finite_prices,
-    predict_prices,
-    prediction_plot_png,
-    rows_hash,
-    train_housing_model,
-)
-from ml.housing_linear import NotLinear, compile_pricer, linear_model_from_json, linear_model_json
+from ml.housing_data import HousingDataError, check_prediction_rows, rows_hash
+from ml.housing_linear import NotLinear, compile_pricer, finite_prices, linear_model_from_json, linear_model_json
 from storage.keys import model_plot_key
 from taskplatform.db import get_engine
 from taskplatform.model_registry import activate_version, record_decision, register_version, version_id
@@ -36,9 +30,6 @@ from taskplatform.settings import get_settings
 KIND = "housing"
 logger = logging.getLogger("taskplatform.housing")
 
-# scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
-# predictions there) that its config cannot be propagated; we set none, so it is only noise.
-warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
 # An entry's memory besides its row key: the (version, key) tuple, the float, the dict slot and the linked-list
 # node of OrderedDict (tracemalloc: about 155 bytes on CPython 3.11; rounded up for other builds).
 ENTRY_OVERHEAD = 256
@@ -79,6 +70,19 @@ class PriceCache:
             self.bytes -= self.cost(evicted)
 
 
+@functools.cache
+def _regression() -> ModuleType:
+    """ml.housing, which loads scikit-learn, pandas and matplotlib: imported on the first training or prediction
+    from a pipeline, so a process that only predicts from the JSON form (the API) never loads them. A worker's
+    parent imports it before forking (tasks/housing.py)."""
+    # scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
+    # predictions there) that its config cannot be propagated; we set none, so it is only noise.
+    warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
+    import ml.housing
+
+    return ml.housing
+
+
 class NoModel(LookupError):
     """No housing model has been trained yet."""
 
@@ -100,12 +104,13 @@ def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_i
     A newly trained model is what the user asked for, so it becomes active; an older one
     can be activated again. Same data and parameters give the same version (idempotent).
     """
-    model = train_housing_model(rows, target=target)
+    regression = _regression()
+    model = regression.train_housing_model(rows, target=target)
     data_hash = rows_hash(rows, target=target)
     version = version_id(KIND, data_hash, model.params)
     stored = save_artifact(KIND, version, {"pipeline": model.pipeline, "spec": model.spec},
                            plain=_plain_form(model.pipeline, model.spec))
-    put_bytes(model_plot_key(KIND, version), prediction_plot_png(
+    put_bytes(model_plot_key(KIND, version), regression.prediction_plot_png(
         model.holdout_actual, model.holdout_predicted, title=f"{version}: predicted vs actual (held-out rows)"),
         "image/png")
     with get_engine().begin() as connection:
@@ -189,7 +194,7 @@ class Predictor:
             asked = [rows[i] for i in missing]
             # raises HousingDataError for a price that is not finite: nothing of this call is cached then
             fresh = (finite_prices(asked, pricer.predict(asked), spec, pricer) if pricer is not None
-                     else predict_prices(model["pipeline"], spec, asked, checked=True))
+                     else _regression().predict_prices(model["pipeline"], spec, asked, checked=True))
             with self._lock:
                 for i, value in zip(missing, fresh, strict=True):
                     cached[i] = value

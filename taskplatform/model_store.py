@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 from botocore.exceptions import ClientError
 from sqlalchemy import Connection
 
@@ -70,6 +69,8 @@ def sha256_hex(body: bytes) -> str:
 
 def save_artifact(kind: str, version: str, model: Any, *, plain: Mapping[str, Any] | None = None) -> StoredArtifact:
     """Store the model (joblib) and, when given, its plain-data form (JSON); the hashes go to the registry."""
+    import joblib  # only where a model is trained or unpickled: a process that reads JSON forms never loads it
+
     location = models_location(get_settings())
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
@@ -131,6 +132,8 @@ def _fetch(key: str) -> bytes:
 
 def load_artifact(key: str, *, sha256: str | None) -> Any:
     """Unpickle the artifact at `key`, only after its bytes matched `sha256`."""
+    import joblib
+
     return joblib.load(io.BytesIO(verified(_fetch(key), key=key, expected=sha256)))
 
 

@@ -36,12 +36,20 @@ class TrackedTask(Task):  # type: ignore[misc]
     retry_backoff = 2
     retry_backoff_max = 300
     retry_jitter = True
-    max_retries = get_settings().task_max_retries
     acks_late = True
     reject_on_worker_lost = True
 
     #: Set False on internal tasks that must not appear in the ledger.
     tracked = True
+
+    @classmethod
+    def on_bound(cls, app: Any) -> None:
+        """TASK_MAX_RETRIES, read when the task is bound to its app (as the worker starts), not at import; a task
+        that sets its own `max_retries` (in `@app.task(...)` or a subclass) keeps it."""
+        own = cls.__mro__[:cls.__mro__.index(TrackedTask)]
+        if not any("max_retries" in vars(klass) for klass in own):
+            cls.max_retries = get_settings().task_max_retries
+        super().on_bound(app)
 
     def _record(self, task_id: str, state: TaskState, detail: dict[str, Any] | None = None, **fields: Any) -> None:
         if not self.tracked:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# ml.housing (scikit-learn, pandas, matplotlib) is loaded here, in the worker's parent, once before it forks;
+# the API, which never imports tasks/, loads it only on a first training or pipeline prediction.
 from ml.housing import HousingDataError
 from taskplatform.celery_app import app
 from taskplatform.errors import PermanentError

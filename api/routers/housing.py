@@ -23,7 +23,8 @@ from api.schemas.housing import (
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
 from api.validation import PathText, body_errors
-from ml.housing import HousingDataError, check_prediction_rows, infer_features, rows_from_csv, rows_hash
+from ml.housing_csv import rows_from_csv
+from ml.housing_data import HousingDataError, check_prediction_rows, infer_features, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
 from taskplatform.celery_app import app as celery_app

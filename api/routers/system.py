@@ -24,8 +24,13 @@ from taskplatform.worker_status import InspectionCache
 
 router = APIRouter(tags=["platform"])
 
-_registry = CollectorRegistry()
-_registry.register(PlatformCollector(get_settings()))
+
+@cache
+def _metrics_registry() -> CollectorRegistry:
+    """This process's metrics registry, made on the first scrape (it reads the settings), not at import."""
+    registry = CollectorRegistry()
+    registry.register(PlatformCollector(get_settings()))
+    return registry
 
 
 @cache
@@ -112,5 +117,5 @@ async def celery_status() -> dict[str, Any]:
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
     """Prometheus metrics: tasks by name and state, durations, queue depths."""
-    body = await run_in_threadpool(generate_latest, _registry)
+    body = await run_in_threadpool(generate_latest, _metrics_registry())
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -143,7 +143,7 @@ def test_the_housing_predictor_loads_the_linear_model_from_json_without_unpickli
     def no_unpickling(*_: Any, **__: Any) -> Any:
         raise AssertionError("a pickle was opened")
 
-    monkeypatch.setattr(model_store.joblib, "load", no_unpickling)
+    monkeypatch.setattr("joblib.load", no_unpickling)  # model_store imports joblib where it unpickles
     monkeypatch.setattr(pickle, "loads", no_unpickling)
     predictor = housing.Predictor(flush_s=None)
     features = [{k: v for k, v in row.items() if k != "preco"} for row in rows[:5]]
