@@ -30,12 +30,18 @@ def _session(access_key: str | None, secret_key: str | None, region: str) -> aio
     return aioboto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
 
 
+def client_options(*, timeout_s: float = 10.0, connections: int = 10) -> dict[str, Any]:
+    """Client settings shared by the async and the sync client: path-style addressing (what self-hosted
+    stores expect), short timeouts and one retry, so an outage reaches the caller's own backoff quickly."""
+    return {"s3": {"addressing_style": "path"}, "connect_timeout": timeout_s, "read_timeout": timeout_s,
+            "retries": {"max_attempts": 2, "mode": "standard"}, "max_pool_connections": connections}
+
+
 @asynccontextmanager
 async def s3_client(location: S3Location, *, timeout_s: float = 10.0, connections: int = 10) -> AsyncIterator[Any]:
     """An aioboto3 S3 client with path-style addressing (what self-hosted stores expect)."""
     session = _session(location.access_key, location.secret_key, location.region)
-    config = AioConfig(s3={"addressing_style": "path"}, connect_timeout=timeout_s, read_timeout=timeout_s,
-                       retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=connections)
+    config = AioConfig(**client_options(timeout_s=timeout_s, connections=connections))
     async with session.client("s3", endpoint_url=location.endpoint_url, config=config) as client:
         yield client
 

@@ -1,12 +1,11 @@
-"""The platform's object store: locations from settings, and blocking calls for tasks."""
+"""The platform's object store: locations from settings, and blocking calls for tasks (one reused client)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import SecretStr
 
-from storage.s3 import S3Location, get_object, put_object
+from storage.s3 import S3Location
+from storage.s3_sync import get_object, put_object
 from taskplatform.settings import Settings, get_settings
 
 
@@ -45,9 +44,8 @@ def models_location(settings: Settings) -> S3Location:
 def put_bytes(key: str, body: bytes, content_type: str, *, location: S3Location | None = None,
               create_bucket: bool = False) -> None:
     """Upload from a (synchronous) task; overwriting the same key is the idempotent retry."""
-    asyncio.run(put_object(location or s3_location(get_settings()), key, body, content_type,
-                           create_bucket=create_bucket))
+    put_object(location or s3_location(get_settings()), key, body, content_type, create_bucket=create_bucket)
 
 
 def get_bytes(key: str, *, location: S3Location | None = None) -> bytes | None:
-    return asyncio.run(get_object(location or s3_location(get_settings()), key))
+    return get_object(location or s3_location(get_settings()), key)
