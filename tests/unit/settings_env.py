@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from taskplatform.settings import Settings
 
@@ -34,3 +35,14 @@ def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def only_refusal(monkeypatch: pytest.MonkeyPatch, override: dict[str, str]) -> str:
+    """The one validation error of PRODUCTION with `override` (an empty BROKER_URL is left unset)."""
+    env = {**PRODUCTION, **override}
+    if not env["BROKER_URL"]:
+        del env["BROKER_URL"]
+    with pytest.raises(ValidationError) as excinfo:
+        settings(monkeypatch, **env)
+    [error] = excinfo.value.errors()  # that problem only
+    return str(error["msg"]).removeprefix("Value error, ")
