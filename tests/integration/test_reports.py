@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -116,16 +117,26 @@ def test_two_report_runs_held_at_a_barrier_leave_one_consistent_report(stack: St
     assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _sent_by(log: Path) -> int:
-    return log.read_text(errors="replace").count("Sending due task daily-report") if log.exists() else 0
+# Beat logs "Sending due task" before it publishes and "<task> sent. id-><id>" (debug) after: a SIGTERM that
+# stops it between the two lines leaves a fire that was announced but never sent, so fires are counted by id.
+_SENT = re.compile(r"reports\.daily sent\. id->([0-9a-f-]{36})")
+
+
+def _beat_log(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+def _sent_ids(log: Path) -> set[str]:
+    return set(_SENT.findall(_beat_log(log)))
 
 
 @pytest.mark.slow
 def test_two_beats_firing_the_nightly_report_leave_one_report(stack: Stack, tmp_path: Path) -> None:
     """Breach caught: beat not sending the nightly report (no scheduled task reaching the ledger), a fire lost
     or run twice, or a second beat's fire writing a second report. Two real beat processes fire the
-    platform's daily-report entry every 2 s (for a fixed past date instead of today at 23:55); every fire their
-    logs show is one task in the ledger that succeeded, and the date has one report."""
+    platform's daily-report entry every 2 s (for a fixed past date instead of today at 23:55); every task id
+    their logs show as sent is one task in the ledger that succeeded on its first attempt, and the date has
+    one report."""
     day = "2024-05-16"
     expected = _seed_day(stack, day)
     since = datetime.now(UTC).isoformat()
@@ -136,25 +147,33 @@ def test_two_beats_firing_the_nightly_report_leave_one_report(stack: Stack, tmp_
     try:
         for n in (1, 2):
             stack.supervisor.start(f"beat-{n}", [sys.executable, "-m", "celery", "-A", "tests.integration.beat_app",
-                                                 "beat", "-l", "info", "-s", str(tmp_path / f"schedule-{n}")],
+                                                 "beat", "-l", "debug", "-s", str(tmp_path / f"schedule-{n}")],
                                    env=env, cwd=ROOT)
-        wait_until(lambda: all(_sent_by(log) >= 2 for log in logs), timeout=90, interval=0.5,
-                   what="each beat to fire twice")
+        wait_until(lambda: all(len(_sent_ids(log)) >= 2 for log in logs), timeout=90, interval=0.5,
+                   what="each beat to send two fires")
     finally:
         for n in (1, 2):
             stack.supervisor.stop(f"beat-{n}")
-    fired = sum(_sent_by(log) for log in logs)
+    sent = set().union(*(_sent_ids(log) for log in logs))
+    announced = sum(_beat_log(log).count("Sending due task daily-report") for log in logs)
+    seen: dict[str, str] = {}
 
-    def fired_tasks() -> list[dict[str, Any]]:
+    def every_sent_fire_succeeded() -> bool:
         listed = stack.api.get("/tarefas", params={"name": "reports.daily", "since": since, "limit": 500}).json()
-        return [t for t in listed["items"] if t["params"] is None]
+        seen.clear()
+        seen.update({t["task_id"]: t["state"] for t in listed["items"] if t["params"] is None})
+        return sent <= seen.keys() and all(state == "SUCCESS" for state in seen.values())
 
-    wait_until(lambda: len(fired_tasks()) == fired and all(t["state"] == "SUCCESS" for t in fired_tasks()),
-               timeout=120, interval=0.5, what=f"the {fired} fired reports to succeed")
-    records = [stack.api.get(f"/tarefa/{t['task_id']}").json() for t in fired_tasks()]
+    try:
+        wait_until(every_sent_fire_succeeded, timeout=120, interval=0.5, what="every sent fire to succeed")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: sent {sorted(sent)}, in the ledger {seen}") from exc
+    # A fire announced and stopped mid-publish may or may not have reached the broker; none beyond those.
+    assert len(seen) <= announced, (seen, announced)
+    records = [stack.api.get(f"/tarefa/{task_id}").json() for task_id in seen]
     assert {r["result"]["data"] for r in records} == {day} and all(r["attempts"] == 1 for r in records)
     [(task_id, _, _, content)] = _report_row(stack, day)
-    assert task_id in {r["task_id"] for r in records} and content["total_checkins"] == expected
+    assert task_id in seen and content["total_checkins"] == expected
 
 
 def test_a_day_without_checkins_gives_a_report_of_zeros(stack: Stack) -> None:
