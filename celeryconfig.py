@@ -1,8 +1,8 @@
-"""Celery settings, every value taken from `taskplatform.settings`."""
+"""Celery settings, every value taken from `taskplatform.core.settings`."""
 
-from taskplatform.queues import TASK_EXCHANGE, build_task_queues, task_routes
-from taskplatform.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
-from taskplatform.settings import get_settings
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.queues import TASK_EXCHANGE, build_task_queues, task_routes
+from taskplatform.messaging.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
 
 _settings = get_settings()
 if not _settings.broker_url:

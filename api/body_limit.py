@@ -15,7 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from taskplatform.settings import Settings, get_settings
+from taskplatform.core.settings import Settings, get_settings
 
 
 def route_limits(settings: Settings) -> dict[str, int]:

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from taskplatform.db import new_session
-from taskplatform.idempotency import ScopedKey, idempotency_scope, request_hash
-from taskplatform.settings import Settings, get_settings
+from taskplatform.core.db import new_session
+from taskplatform.core.settings import Settings, get_settings
+from taskplatform.ledger.idempotency import ScopedKey, idempotency_scope, request_hash
 
 
 def get_db() -> Iterator[Session]:

@@ -9,8 +9,8 @@ from fastapi import HTTPException, Response
 from sqlalchemy.orm import Session
 
 from api.schemas.tasks import TaskAccepted
-from taskplatform.enqueue import PublishFailed, enqueue_tracked
-from taskplatform.idempotency import IdempotencyKeyReused, ScopedKey
+from taskplatform.ledger.enqueue import PublishFailed, enqueue_tracked
+from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 
 
 def enqueue_or_503(*, session: Session, response: Response, signature: Signature, params: dict[str, Any] | None,

@@ -23,7 +23,11 @@ from api.routers import (
     textgen,
 )
 from api.schemas.openapi import complete_openapi
-from taskplatform.settings import Settings, get_settings
+from taskplatform.core.settings import Settings, get_settings
+
+# The domains' raw queues, registered with the platform, so dead letters from them replay as their tasks.
+from taskplatform.devices import raw_queue as _devices_raw_queue  # noqa: F401
+from taskplatform.sessions import raw_queue as _sessions_raw_queue  # noqa: F401
 
 
 def _operation_id(route: APIRoute) -> str:

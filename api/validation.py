@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, ValidationError
 
-from taskplatform.settings import get_settings
+from taskplatform.core.settings import get_settings
 
 #: The database's integer range (BIGINT, SQLite's INTEGER): larger numbers overflow in the driver.
 DB_INT_MAX = 2**63 - 1

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.environment import bench_environment  # noqa: E402
 from ml.synthetic_gym import generate_gym  # noqa: E402
-from taskplatform.checkins import ingest_checkins, upsert_alunos  # noqa: E402
-from taskplatform.db import make_engine  # noqa: E402
+from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.dev.embedded import free_port  # noqa: E402
 from taskplatform.dev.processes import api_command, wait_until, worker_command  # noqa: E402
+from taskplatform.gym.checkins import ingest_checkins, upsert_alunos  # noqa: E402
 
 
 def busy_day(students: int, day: date, tz: object, per_student: int = 10) -> list[tuple[int, str]]:

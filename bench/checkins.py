@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.environment import bench_environment  # noqa: E402
-from taskplatform.checkins import upsert_alunos  # noqa: E402
-from taskplatform.db import make_engine  # noqa: E402
+from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.dev.embedded import free_port  # noqa: E402
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
+from taskplatform.gym.checkins import upsert_alunos  # noqa: E402
 
 SEED_QUEUE = "bench_seed_checkins"
 BATCH = 10_000
@@ -77,7 +77,7 @@ def _seed_consumer(broker_url: str, database_url: str, expected: int, done: mult
     """The seed's consumer loop: per message, one INSERT and one commit, then ack."""
     from sqlalchemy.orm import Session
 
-    from taskplatform.models import Checkin
+    from taskplatform.gym.models import Checkin
 
     engine = make_engine(database_url)
     processed = 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from storage.s3 import S3Location
-from taskplatform.db import make_engine
+from taskplatform.core.db import make_engine
 from taskplatform.dev.embedded import ensure_bucket_ready, start_weed_mini
 from taskplatform.dev.processes import Supervisor
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.environment import bench_environment  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
-from taskplatform.db import make_engine  # noqa: E402
+from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.dev.processes import worker_command  # noqa: E402
 
 END = "bench-end"
@@ -92,8 +92,8 @@ def seed_device_consumer(broker_url: str, database_url: str) -> None:
     """The seed's consumer: auto_ack, and per message a lookup, an update or insert, a commit."""
     from sqlalchemy.orm import Session
 
-    from taskplatform.db import utcnow
-    from taskplatform.models import DeviceStatus
+    from taskplatform.core.db import utcnow
+    from taskplatform.devices.models import DeviceStatus
 
     engine = make_engine(database_url)
     fields = ("wifi_status", "mem_usage", "cpu_temp", "cpu_percent", "spi_buses", "net_ifaces")

@@ -142,8 +142,8 @@ def main() -> int:
         env, supervisor = bench.env, bench.supervisor
         os.environ.update(env)  # the in-process baseline loads the artifact from the same store
         from storage.keys import model_artifact_key
-        from taskplatform.housing import KIND
-        from taskplatform.model_store import load_artifact
+        from taskplatform.housing.service import KIND
+        from taskplatform.registry.artifacts import load_artifact
 
         port = free_port()
         api_process = supervisor.start("api", api_command(host="127.0.0.1", port=port), env=env, cwd=ROOT)

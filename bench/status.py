@@ -35,7 +35,7 @@ from bench.environment import bench_environment  # noqa: E402
 from bench.latency import KeepAlive, percentiles  # noqa: E402
 from taskplatform.dev.embedded import free_port  # noqa: E402
 from taskplatform.dev.processes import api_command, wait_until, worker_command  # noqa: E402
-from taskplatform.queues import TASK_QUEUES  # noqa: E402
+from taskplatform.messaging.queues import TASK_QUEUES  # noqa: E402
 
 BURST = 12
 

@@ -11,7 +11,7 @@ def __getattr__(name: str) -> Any:
     # The Celery app is created when first asked for (`celery -A taskplatform` reads `taskplatform.app`), not
     # whenever a submodule is imported: `import taskplatform.models` must not load Celery and read the settings.
     if name == "app":
-        from taskplatform.celery_app import app
+        from taskplatform.messaging.celery_app import app
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskplatform.celery_app import app
-from taskplatform.checkins import ingest_checkins
-from taskplatform.db import get_engine
-from taskplatform.errors import PermanentError
-from taskplatform.task_names import TaskName
+from taskplatform.core.db import get_engine
+from taskplatform.core.errors import PermanentError
+from taskplatform.gym.checkins import ingest_checkins
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
 
 
 @app.task(name=TaskName.CHECKINS_INGEST_BATCH.value)

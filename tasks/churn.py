@@ -7,20 +7,20 @@ from typing import Any
 
 from ml.churn import CheckinHistory, dataset_hash, score_students, train_churn_model
 from ml.promotion import should_promote
-from taskplatform.celery_app import app
-from taskplatform.churn import checkin_arrays, replace_scores
-from taskplatform.db import get_engine, utcnow
-from taskplatform.errors import PermanentError
-from taskplatform.model_registry import (
+from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.errors import PermanentError
+from taskplatform.core.settings import get_settings
+from taskplatform.gym.churn import checkin_arrays, replace_scores
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
+from taskplatform.registry.artifacts import load_active, save_artifact
+from taskplatform.registry.versions import (
     activate_version,
     active_version,
     record_decision,
     register_version,
     version_id,
 )
-from taskplatform.model_store import load_active, save_artifact
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
 
 KIND = "churn"
 

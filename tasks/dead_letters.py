@@ -8,14 +8,19 @@ from celery import bootsteps
 from kombu import Consumer
 from kombu.message import Message
 
-from taskplatform.celery_app import app
-from taskplatform.dead_letters import NewDeadLetter, settle_as_dead_letter
-from taskplatform.queues import TASK_DELIVERY_LIMIT, TASK_QUEUES, dead_letter_queue
-from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
-from taskplatform.settings import get_settings
+from taskplatform.core.settings import get_settings
+from taskplatform.dead_letters.store import NewDeadLetter, settle_as_dead_letter
+from taskplatform.messaging import raw_queues
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.queues import TASK_DELIVERY_LIMIT, TASK_QUEUES, dead_letter_queue
 
-DELIVERY_LIMITS: dict[str, int] = {RAW_SESSIONS.name: int(RAW_SESSIONS.queue_arguments["x-delivery-limit"]),
-                                   **dict.fromkeys(TASK_QUEUES, TASK_DELIVERY_LIMIT)}
+
+def delivery_limit(queue: str) -> int | None:
+    """Deliveries RabbitMQ allows a message of `queue` before dead-lettering it."""
+    if queue in TASK_QUEUES:
+        return TASK_DELIVERY_LIMIT
+    raw_queue = raw_queues.find(queue)
+    return raw_queue.delivery_limit if raw_queue else None
 
 
 def _from_broker(message: Message) -> NewDeadLetter:
@@ -25,7 +30,7 @@ def _from_broker(message: Message) -> NewDeadLetter:
     queue = str(first.get("queue") or message.delivery_info.get("routing_key") or "unknown")
     reason = str(first.get("reason") or "dead_lettered")
     # Past a delivery limit, the message was delivered limit + 1 times (x-death counts deaths, not deliveries).
-    limit = DELIVERY_LIMITS.get(queue)
+    limit = delivery_limit(queue)
     attempts = limit + 1 if reason == "delivery_limit" and limit else int(first.get("count") or 1)
     task_name = headers.get("task")
     return NewDeadLetter(queue=queue, reason=reason, body=message.body, task_name=str(task_name) if task_name else None,
@@ -44,7 +49,9 @@ class DeadLetterQueueConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
         return bool(self.enabled)
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
-        queues = [RAW_SESSIONS_DLQ, dead_letter_queue()]
+        # The raw queues' own (their domains registered them when the worker imported its task modules).
+        queues = [q.dead_letter_queue for q in raw_queues.registered() if q.dead_letter_queue is not None]
+        queues.append(dead_letter_queue())
         for queue in queues:
             queue(channel).declare()
         return [Consumer(channel, queues=queues, on_message=self.on_message, accept=None, prefetch_count=50)]

@@ -13,23 +13,23 @@ from kombu import Consumer
 from kombu.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
-from taskplatform.batches import apply_bisecting
-from taskplatform.celery_app import app
-from taskplatform.db import get_engine, utcnow
-from taskplatform.dead_letters import NewDeadLetter, body_text, record_dead_letters
-from taskplatform.devices import (
+from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.errors import PermanentError, describe
+from taskplatform.core.settings import get_settings
+from taskplatform.dead_letters.store import NewDeadLetter, body_text, record_dead_letters
+from taskplatform.devices.raw_queue import RASP_DATA
+from taskplatform.devices.store import (
     DeviceReading,
     parse_reading,
     record_device_messages,
     upsert_device_statuses,
 )
-from taskplatform.errors import PermanentError, describe
-from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
-from taskplatform.raw_queues import RASP_DATA
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.messaging.batches import apply_bisecting
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.raw_messages import InvalidMessage, consumes_raw_queue
+from taskplatform.messaging.task_names import TaskName
 
-logger = logging.getLogger("taskplatform.devices")
+logger = logging.getLogger("taskplatform.devices.store")
 
 
 @app.task(name=TaskName.DEVICES_UPSERT.value)
@@ -89,7 +89,7 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     Messages are applied in batches: one multi-row upsert and commit, then every message of
     the batch is acknowledged. A body that is not a valid health check goes to the
     dead-letter store in the same transaction. If the database is down (a transient error,
-    `taskplatform.errors.is_transient`) the batch stays unacknowledged and is retried with
+    `taskplatform.core.errors.is_transient`) the batch stays unacknowledged and is retried with
     backoff; if the worker dies it is redelivered. If the database refuses the batch for
     any other reason (a value it cannot store), the batch is split until the messages it
     refuses are found (`apply_bisecting`): those become dead letters with the database's
@@ -110,8 +110,8 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
         return bool(self.enabled)
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
-        RASP_DATA(channel).declare()
-        return [Consumer(channel, queues=[RASP_DATA], on_message=self.on_message, accept=None,
+        RASP_DATA.queue(channel).declare()
+        return [Consumer(channel, queues=[RASP_DATA.queue], on_message=self.on_message, accept=None,
                          prefetch_count=self.settings.raw_prefetch)]
 
     def start(self, c: Any) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 # ml.housing (scikit-learn, pandas, matplotlib) is loaded here, in the worker's parent, once before it forks;
 # the API, which never imports tasks/, loads it only on a first training or pipeline prediction.
 from ml.housing import HousingDataError
-from taskplatform.celery_app import app
-from taskplatform.errors import PermanentError
-from taskplatform.housing import PREDICTOR, NoModel, train_and_register
-from taskplatform.object_store import get_bytes
-from taskplatform.task_names import TaskName
+from taskplatform.core.errors import PermanentError
+from taskplatform.core.object_store import get_bytes
+from taskplatform.housing.service import PREDICTOR, NoModel, train_and_register
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
 
 
 @app.task(name=TaskName.HOUSING_TRAIN.value, bind=True)

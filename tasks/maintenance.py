@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskplatform.celery_app import app
-from taskplatform.db import get_engine, utcnow
-from taskplatform.redelivery import redeliver_lost
-from taskplatform.retention import purge_expired
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.settings import get_settings
+from taskplatform.ledger.redelivery import redeliver_lost
+from taskplatform.ledger.retention import purge_expired
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
 
 
 @app.task(name=TaskName.MAINTENANCE_PURGE_EXPIRED.value, bind=True)
@@ -28,7 +28,8 @@ def _publish(name: str, args: list[Any], kwargs: dict[str, Any], task_id: str, q
 @app.task(name=TaskName.MAINTENANCE_REDELIVER_LOST.value, bind=True)
 def redeliver(self: Any) -> dict[str, Any]:
     """Publish again, once, the tasks still QUEUED TASK_REDELIVER_AFTER seconds after they were enqueued (Redis
-    only; see taskplatform/redelivery.py). Safe to run at any time and on several workers: tasks are idempotent."""
+    only; see taskplatform/ledger/redelivery.py). Safe to run at any time and on several workers: tasks are
+    idempotent."""
     settings = get_settings()
     if settings.broker_kind != "redis":
         return {"redelivered": [], "reason": "only the Redis broker can lose a delivered message"}

@@ -7,18 +7,18 @@ from typing import Any
 
 from ml.attendance import build_daily_report, hourly_chart_png
 from storage.keys import daily_report_chart_key
-from taskplatform.celery_app import app
-from taskplatform.db import get_engine
-from taskplatform.object_store import put_bytes
-from taskplatform.reports import (
+from taskplatform.core.db import get_engine
+from taskplatform.core.object_store import put_bytes
+from taskplatform.core.settings import get_settings
+from taskplatform.gym.reports import (
     count_checkins,
     count_new_students,
     day_checkins,
     local_day_bounds,
     upsert_daily_report,
 )
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
 
 
 @app.task(name=TaskName.REPORTS_DAILY.value, bind=True)

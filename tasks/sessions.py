@@ -16,17 +16,17 @@ from kombu import Consumer
 from kombu.message import Message
 
 from storage.s3 import ensure_bucket, s3_client
-from taskplatform.celery_app import app
-from taskplatform.dead_letters import NewDeadLetter, settle_as_dead_letter
-from taskplatform.errors import PermanentError, is_transient
-from taskplatform.object_store import put_bytes, s3_location
-from taskplatform.raw_messages import InvalidMessage, consumes_raw_queue
-from taskplatform.raw_queues import RAW_SESSIONS, RAW_SESSIONS_DLQ
-from taskplatform.sessions import SessionMessage, parse_session
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.errors import PermanentError, is_transient
+from taskplatform.core.object_store import put_bytes, s3_location
+from taskplatform.core.settings import get_settings
+from taskplatform.dead_letters.store import NewDeadLetter, settle_as_dead_letter
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.raw_messages import InvalidMessage, consumes_raw_queue
+from taskplatform.messaging.task_names import TaskName
+from taskplatform.sessions.messages import SessionMessage, parse_session
+from taskplatform.sessions.raw_queue import RAW_SESSIONS, RAW_SESSIONS_DLQ
 
-logger = logging.getLogger("taskplatform.sessions")
+logger = logging.getLogger("taskplatform.sessions.messages")
 
 
 @app.task(name=TaskName.SESSIONS_PERSIST.value)
@@ -66,9 +66,9 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
         return bool(self.enabled)
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
-        RAW_SESSIONS(channel).declare()
+        RAW_SESSIONS.queue(channel).declare()
         RAW_SESSIONS_DLQ(channel).declare()
-        return [Consumer(channel, queues=[RAW_SESSIONS], on_message=self.on_message, accept=None,
+        return [Consumer(channel, queues=[RAW_SESSIONS.queue], on_message=self.on_message, accept=None,
                          prefetch_count=self.settings.sessions_in_flight)]
 
     def start(self, c: Any) -> None:

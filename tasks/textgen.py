@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ml.textgen import GenerationParams, chat_result, generate_reply, load_generator
-from taskplatform.celery_app import app
-from taskplatform.errors import PermanentError
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.errors import PermanentError
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.task_names import TaskName
 
 
 @app.task(name=TaskName.TEXTGEN_GENERATE.value)

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from taskplatform.settings import Settings
+from taskplatform.core.settings import Settings
 
 READ = "read"
 WRITE = "write"

@@ -16,10 +16,10 @@ from api.schemas.checkins import AlunoIn, AlunosUpserted, checkin_batch_adapter,
 from api.schemas.errors import BAD_BODY, ENQUEUE
 from api.schemas.tasks import TaskAccepted
 from api.validation import body_errors
-from taskplatform.celery_app import app as celery_app
-from taskplatform.checkins import upsert_alunos
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.settings import get_settings
+from taskplatform.gym.checkins import upsert_alunos
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["checkins"])
 

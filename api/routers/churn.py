@@ -11,10 +11,10 @@ from api.enqueue import enqueue_or_503
 from api.schemas.errors import ENQUEUE
 from api.schemas.reports import ChurnRanking, ModelVersionOut, StudentRisk
 from api.schemas.tasks import TaskAccepted
-from taskplatform.celery_app import app as celery_app
-from taskplatform.churn import top_risks
-from taskplatform.model_registry import list_versions
-from taskplatform.task_names import TaskName
+from taskplatform.gym.churn import top_risks
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.task_names import TaskName
+from taskplatform.registry.versions import list_versions
 
 router = APIRouter(tags=["churn"])
 

@@ -22,8 +22,9 @@ from api.schemas.ingestion import (
 from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, RowId, UtcMoment
-from taskplatform.celery_app import app as celery_app
-from taskplatform.dead_letters import (
+from taskplatform.dead_letters.models import DeadLetter
+from taskplatform.dead_letters.replay import replay_for
+from taskplatform.dead_letters.store import (
     AlreadyReplayed,
     DeadLetterFilter,
     claim_for_replay,
@@ -33,9 +34,8 @@ from taskplatform.dead_letters import (
     matching_dead_letters,
     release_claim,
 )
-from taskplatform.models import DeadLetter
-from taskplatform.raw_messages import InvalidMessage
-from taskplatform.replay import replay_for
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.raw_messages import InvalidMessage
 
 router = APIRouter(tags=["dead-letters"])
 

@@ -15,8 +15,8 @@ from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, PathText
-from taskplatform.celery_app import app as celery_app
-from taskplatform.devices import (
+from taskplatform.core.settings import get_settings
+from taskplatform.devices.store import (
     TEXT_NUMBER_LIMIT,
     DeviceReading,
     get_device,
@@ -25,9 +25,9 @@ from taskplatform.devices import (
     recent_messages,
     stale_cutoff,
 )
-from taskplatform.raw_messages import InvalidMessage, json_object
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.raw_messages import InvalidMessage, json_object
+from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["devices"])
 

@@ -27,14 +27,14 @@ from ml.housing_csv import rows_from_csv
 from ml.housing_data import HousingDataError, check_prediction_rows, infer_features, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
-from taskplatform.celery_app import app as celery_app
-from taskplatform.db import get_engine, new_session
-from taskplatform.housing import KIND, PREDICTOR, NoModel, train_and_register
-from taskplatform.idempotency import ScopedKey
-from taskplatform.model_registry import activate_version, get_version, list_versions, record_decision
-from taskplatform.model_store import ArtifactRefused, ArtifactWriteDenied
-from taskplatform.object_store import s3_location
-from taskplatform.task_names import TaskName
+from taskplatform.core.db import get_engine, new_session
+from taskplatform.core.object_store import s3_location
+from taskplatform.housing.service import KIND, PREDICTOR, NoModel, train_and_register
+from taskplatform.ledger.idempotency import ScopedKey
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.task_names import TaskName
+from taskplatform.registry.artifacts import ArtifactRefused, ArtifactWriteDenied
+from taskplatform.registry.versions import activate_version, get_version, list_versions, record_decision
 
 router = APIRouter(tags=["housing"])
 

@@ -13,10 +13,10 @@ from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.params import IsoDate
 from api.schemas.tasks import TaskAccepted
 from storage.s3 import get_object
-from taskplatform.celery_app import app as celery_app
-from taskplatform.object_store import s3_location
-from taskplatform.reports import get_daily_report
-from taskplatform.task_names import TaskName
+from taskplatform.core.object_store import s3_location
+from taskplatform.gym.reports import get_daily_report
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["reports"])
 

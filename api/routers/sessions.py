@@ -14,12 +14,12 @@ from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
-from taskplatform.celery_app import app as celery_app
-from taskplatform.object_store import s3_location
-from taskplatform.raw_messages import InvalidMessage, json_object
-from taskplatform.sessions import parse_session
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.object_store import s3_location
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.raw_messages import InvalidMessage, json_object
+from taskplatform.messaging.task_names import TaskName
+from taskplatform.sessions.messages import parse_session
 
 router = APIRouter(tags=["sessions"])
 

@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from api.auth import shows_details
 from api.deps import SettingsDep
-from taskplatform.celery_app import app as celery_app
-from taskplatform.db import new_session
-from taskplatform.health import check_broker, check_database, check_object_store, check_workers
-from taskplatform.metrics import PlatformCollector
-from taskplatform.models import ModelVersion
-from taskplatform.queues import TASK_QUEUES
-from taskplatform.settings import get_settings
-from taskplatform.worker_status import InspectionCache
+from taskplatform.core.db import new_session
+from taskplatform.core.health import check_broker, check_database, check_object_store, check_workers
+from taskplatform.core.metrics import PlatformCollector
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.queues import TASK_QUEUES
+from taskplatform.messaging.worker_status import InspectionCache
+from taskplatform.registry.models import ModelVersion
 
 router = APIRouter(tags=["platform"])
 

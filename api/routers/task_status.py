@@ -11,7 +11,7 @@ from api.schemas.errors import NOT_FOUND
 from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
 from api.validation import FilterText, Offset, PathText, UtcMoment
-from taskplatform.ledger import TaskFilter, TaskState, get_task_record, list_task_records, task_events
+from taskplatform.ledger.records import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
 

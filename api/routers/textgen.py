@@ -13,9 +13,9 @@ from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
 from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from ml.textgen import MAX_PROMPT_CHARS
-from taskplatform.celery_app import app as celery_app
-from taskplatform.ledger import get_task_record
-from taskplatform.task_names import TaskName
+from taskplatform.ledger.records import get_task_record
+from taskplatform.messaging.celery_app import app as celery_app
+from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["textgen"])
 

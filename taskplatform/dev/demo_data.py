@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import httpx
 
 from ml.synthetic_gym import generate_gym
+from taskplatform.core.settings import get_settings
 from taskplatform.dev.processes import wait_until
-from taskplatform.settings import get_settings
 
 BATCH = 10_000
 

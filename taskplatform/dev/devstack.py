@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
+from taskplatform.core.object_store import s3_location
+from taskplatform.core.settings import Settings, get_settings, redact_url
 from taskplatform.dev.embedded import ensure_bucket_ready, port_open, start_valkey, start_weed_mini, write_private
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command
-from taskplatform.object_store import s3_location
-from taskplatform.queues import TASK_QUEUES
-from taskplatform.settings import Settings, get_settings, redact_url
+from taskplatform.messaging.queues import TASK_QUEUES
 
 logger = logging.getLogger("taskplatform.up")
 
@@ -37,7 +37,7 @@ def _dev_secrets(var_dir: Path) -> dict[str, str]:
     """
     path = var_dir / "dev-secrets.json"
     values: dict[str, str] = dict(json.loads(path.read_text())) if path.exists() else {}
-    # As long as production would require (taskplatform/production.py), so no habit is learnt here.
+    # As long as production would require (taskplatform/core/production.py), so no habit is learnt here.
     generators = {"s3_access_key": lambda: "dev" + secrets.token_hex(8),
                   "s3_secret_key": lambda: secrets.token_urlsafe(32),
                   "flower_user": lambda: "admin",

@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import httpx
 
+from taskplatform.core.production import DEFAULT_CREDENTIALS
+from taskplatform.core.settings import get_settings
 from taskplatform.dev.rabbitmq_policies import broker_vhost, management_endpoint, management_url_from
-from taskplatform.production import DEFAULT_CREDENTIALS
-from taskplatform.settings import get_settings
 
 #: configure / write / read regexes of the device user (anchored: RabbitMQ matches them unanchored).
 DEVICE_PERMISSIONS = {"configure": "^rasp_data$", "write": r"^amq\.default$", "read": "^$"}

@@ -10,8 +10,16 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from taskplatform.raw_queues import POLICIES
-from taskplatform.settings import get_settings
+from taskplatform.core.settings import get_settings
+from taskplatform.devices.raw_queue import RASP_DATA
+from taskplatform.messaging.raw_queues import RawQueue
+from taskplatform.sessions.raw_queue import RAW_SESSIONS
+
+#: Every domain's raw queue (this command line is an entry point: it may name the domains).
+RAW_QUEUES: tuple[RawQueue, ...] = (RASP_DATA, RAW_SESSIONS)
+#: name -> (pattern, definition) of the RabbitMQ policies the raw queues need.
+POLICIES: dict[str, tuple[str, dict[str, str]]] = {name: policy for raw in RAW_QUEUES
+                                                    for name, policy in raw.policies.items()}
 
 
 def rabbitmqctl_commands(vhost: str) -> list[list[str]]:

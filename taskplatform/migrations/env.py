@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from alembic import context
 
-import taskplatform.models  # noqa: F401  (registers every table on Base.metadata)
-from taskplatform.db import Base, make_engine
-from taskplatform.settings import get_settings
+# Alembic's entry point sees every table: it is the one place besides the API and the tasks that imports
+# each domain (tests/unit/test_layers.py).
+import taskplatform.dead_letters.models
+import taskplatform.devices.models
+import taskplatform.gym.models
+import taskplatform.ledger.models
+import taskplatform.registry.models  # noqa: F401  (each registers its tables on Base.metadata)
+from taskplatform.core.db import Base, make_engine
+from taskplatform.core.settings import get_settings
 
 target_metadata = Base.metadata
 

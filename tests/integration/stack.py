@@ -14,10 +14,10 @@ import httpx
 from celery import Celery
 from sqlalchemy import Engine
 
-from taskplatform.db import make_engine
+from taskplatform.core.db import make_engine
 from taskplatform.dev.embedded import free_port
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command
-from taskplatform.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_task_queues
+from taskplatform.messaging.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_task_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_QUEUES = ("rasp_data", "raw_sessions", "raw_sessions.dlq", DEAD_LETTER_QUEUE)

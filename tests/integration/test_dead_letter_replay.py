@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from taskplatform.dead_letters import NewDeadLetter, record_dead_letters
+from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
 from tests.integration.stack import Stack
 
 BAD_TASK_BODIES = ["[1, 2, 3]", '{"args": 5, "kwargs": []}', "not json{"]

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from taskplatform.dev.embedded import free_port
 from taskplatform.dev.processes import wait_until
-from taskplatform.devices import parse_reading
+from taskplatform.devices.store import parse_reading
 from tests.integration.producers import publish_rasp_data, require_amqp
 from tests.integration.stack import Stack
 

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from taskplatform.model_registry import register_version
-from taskplatform.models import ModelVersion
+from taskplatform.registry.models import ModelVersion
+from taskplatform.registry.versions import register_version
 from tests.integration.stack import Stack
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 
 from taskplatform.dev.processes import wait_until
-from taskplatform.queues import TASK_QUEUES
+from taskplatform.messaging.queues import TASK_QUEUES
 from tests.integration.conftest import Embedded
 from tests.integration.stack import Stack
 

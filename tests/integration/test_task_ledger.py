@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from taskplatform.models import DeadLetter, TaskRecord
+from taskplatform.dead_letters.models import DeadLetter
+from taskplatform.ledger.models import TaskRecord
 from tests.integration.helpers import new_student_ids
 from tests.integration.stack import Stack
 

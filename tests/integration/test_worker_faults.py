@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from taskplatform.dev.processes import wait_until
-from taskplatform.queues import TASK_DELIVERY_LIMIT
+from taskplatform.messaging.queues import TASK_DELIVERY_LIMIT
 from tests.integration.helpers import (
     accepted_task,
     checkin_batch,
@@ -85,7 +85,7 @@ def test_a_message_lost_with_a_killed_worker_is_published_again_from_the_ledger(
 
 def test_a_task_past_the_delivery_limit_becomes_a_dead_letter_and_replays_by_name(stack: Stack) -> None:
     """Breach caught: a crash-looping task message dropped by RabbitMQ (no dead-letter exchange on the task
-    queues, or nothing consuming taskplatform.dead_letters) instead of kept. The message is delivered and
+    queues, or nothing consuming taskplatform.dead_letters.store) instead of kept. The message is delivered and
     returned, as a worker dying on it would, until RabbitMQ stops delivering it; it must land in the dead-letter
     store under its task name, and replaying it applies the check-in."""
     require_amqp(stack)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from taskplatform.db import Base, make_engine
+from taskplatform.core.db import Base, make_engine
 from tests.unit.settings_env import setting_env_names
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from taskplatform.settings import Settings
+from taskplatform.core.settings import Settings
 
 #: Production settings every production check accepts; tests override one variable at a time.
 PRODUCTION = {

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 
-from taskplatform.batches import apply_bisecting
-from taskplatform.errors import PermanentError, is_transient
+from taskplatform.core.errors import PermanentError, is_transient
+from taskplatform.messaging.batches import apply_bisecting
 
 
 class Store:

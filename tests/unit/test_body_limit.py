@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from api.body_limit import BodyLimitMiddleware, route_limits
-from taskplatform.settings import Settings
+from taskplatform.core.settings import Settings
 
 
 class Echo:

@@ -13,9 +13,9 @@ from celery import Celery
 from kombu import pools
 from kombu.exceptions import OperationalError
 
-from taskplatform.publish import publish
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.publish import publish
+from taskplatform.messaging.task_names import TaskName
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from taskplatform.checkins import UNKNOWN_SAMPLE, IngestResult, ingest_checkins, upsert_alunos
-from taskplatform.db import Base, make_engine
-from taskplatform.models import Aluno, Checkin
+from taskplatform.core.db import Base, make_engine
+from taskplatform.gym.checkins import UNKNOWN_SAMPLE, IngestResult, ingest_checkins, upsert_alunos
+from taskplatform.gym.models import Aluno, Checkin
 
 
 @pytest.fixture

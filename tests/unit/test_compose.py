@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from taskplatform.queues import TASK_QUEUES
+from taskplatform.messaging.queues import TASK_QUEUES
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 COMPOSE = DOCKER / "compose.yaml"

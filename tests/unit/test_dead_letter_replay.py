@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from taskplatform.dead_letters import (
+from taskplatform.dead_letters.models import DeadLetter
+from taskplatform.dead_letters.replay import replay_for
+from taskplatform.dead_letters.store import (
     BASE64_PREFIX,
     AlreadyReplayed,
     NewDeadLetter,
@@ -18,9 +20,8 @@ from taskplatform.dead_letters import (
     record_dead_letters,
     release_claim,
 )
-from taskplatform.models import DeadLetter, TaskRecord
-from taskplatform.raw_messages import InvalidMessage
-from taskplatform.replay import replay_for
+from taskplatform.ledger.models import TaskRecord
+from taskplatform.messaging.raw_messages import InvalidMessage
 
 
 def task_letter(body: str) -> DeadLetter:

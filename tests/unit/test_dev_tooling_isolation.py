@@ -5,11 +5,10 @@ Read from the source with `ast`, nothing imported: an import inside a function c
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.imports import ROOT, imported_modules, module_name
+
 DEV = "taskplatform.dev"
 #: What the API, the workers and beat load; `taskplatform/__main__.py` is the tooling's command line.
 RUNTIME = ("api", "tasks", "taskplatform", "celeryconfig.py")
@@ -22,32 +21,6 @@ def runtime_files() -> list[Path]:
         path = ROOT / entry
         files.extend([path] if path.is_file() else sorted(path.rglob("*.py")))
     return [f for f in files if not any(f == skip or skip in f.parents for skip in NOT_RUNTIME)]
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imported_modules(source: str, module: str, *, is_package: bool = False) -> Iterator[tuple[int, str]]:
-    """Every module `source` (the text of `module`) names in an import, with its line; `from a import b` yields
-    `a` and `a.b`, relative imports resolved, and a literal name given to `import_module` or `__import__`."""
-    package = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
-            yield node.lineno, base
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}"
-        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)
-              and getattr(node.func, "attr", getattr(node.func, "id", None)) in {"import_module", "__import__"}):
-            yield node.lineno, node.args[0].value
 
 
 def dev_imports(path: Path) -> list[str]:
@@ -69,7 +42,7 @@ def test_relative_and_dynamic_imports_are_seen() -> None:
     """Breach caught: the check above missing `from . import dev`, a relative `from .dev...` in a subpackage, or
     `importlib.import_module("taskplatform.dev...")`."""
     source = "from . import dev\nimport importlib\nimportlib.import_module('taskplatform.dev.embedded')\n"
-    names = {name for _, name in imported_modules(source, "taskplatform.ledger")}
+    names = {name for _, name in imported_modules(source, "taskplatform.__main__")}
     assert {"taskplatform.dev", "taskplatform.dev.embedded"} <= names
     names = {name for _, name in imported_modules("from ..dev.processes import wait_until\n", "taskplatform.core",
                                                   is_package=True)}

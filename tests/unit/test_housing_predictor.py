@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ml.housing import synthetic_housing, train_housing_model
-from taskplatform import housing
-from taskplatform.db import make_engine
+from taskplatform.core.db import make_engine
 from taskplatform.dev.processes import wait_until
+from taskplatform.housing import service as housing
 
 
 class SlowRegistry:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskplatform.idempotency import ANONYMOUS, idempotency_scope, request_hash
+from taskplatform.ledger.idempotency import ANONYMOUS, idempotency_scope, request_hash
 
 
 def _hash(*, method: str = "POST", path: str = "/checkin/batch", query: list[tuple[str, str]] | None = None,

@@ -10,9 +10,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from taskplatform import ledger
-from taskplatform.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
-from taskplatform.ledger import (
+from taskplatform.ledger import records as ledger
+from taskplatform.ledger.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
+from taskplatform.ledger.models import TaskRecord
+from taskplatform.ledger.records import (
     TaskFilter,
     TaskState,
     create_task_record,
@@ -22,7 +23,6 @@ from taskplatform.ledger import (
     record_transition,
     task_events,
 )
-from taskplatform.models import TaskRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from ml.housing import predict_prices, synthetic_housing, train_housing_model
 from ml.housing_csv import duplicate_names, rows_from_csv
 from ml.housing_data import MAX_MAGNITUDE, HousingDataError, check_prediction_rows, infer_features
 from ml.housing_linear import LinearPricer, _Numeric
-from taskplatform import housing
-from taskplatform.db import make_engine
+from taskplatform.core.db import make_engine
+from taskplatform.housing import service as housing
 
 ROW = {"area_m2": 80.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
        "tipo": "apartamento"}

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from api.validation import body_errors
 from storage.keys import session_key
-from taskplatform.devices import parse_reading
-from taskplatform.raw_messages import InvalidMessage, json_object
-from taskplatform.sessions import parse_session
-from taskplatform.settings import get_settings
+from taskplatform.core.settings import get_settings
+from taskplatform.devices.store import parse_reading
+from taskplatform.messaging.raw_messages import InvalidMessage, json_object
+from taskplatform.sessions.messages import parse_session
 
 
 @pytest.mark.parametrize("segment", ["abc\n", "abc\r\n", "\nabc", "a/b", "..", ""])

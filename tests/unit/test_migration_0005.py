@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from taskplatform.db import make_engine
+from taskplatform.core.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 INSERT = text("INSERT INTO task_records (id, name, state, attempts, idempotency_key, created_at, updated_at)"

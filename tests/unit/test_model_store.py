@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 
 from ml.housing import synthetic_housing
 from storage.keys import model_artifact_key, model_json_key
-from taskplatform import housing, model_store
-from taskplatform.model_registry import activate_version, register_version
-from taskplatform.model_store import ArtifactRefused, load_active, save_artifact, sha256_hex
-from taskplatform.settings import Settings
+from taskplatform.core.settings import Settings
+from taskplatform.housing import service as housing
+from taskplatform.registry import artifacts as model_store
+from taskplatform.registry.artifacts import ArtifactRefused, load_active, save_artifact, sha256_hex
+from taskplatform.registry.versions import activate_version, register_version
 
 
 class Canary:
@@ -88,7 +89,7 @@ def test_other_bytes_in_the_store_are_refused_and_never_unpickled(store: MemoryS
     buffer = io.BytesIO()
     joblib.dump(Canary(canary), buffer)
     store.objects[stored.key] = buffer.getvalue()
-    with engine.connect() as connection, caplog.at_level(logging.ERROR, "taskplatform.model_store"):
+    with engine.connect() as connection, caplog.at_level(logging.ERROR, "taskplatform.registry.artifacts"):
         with pytest.raises(ArtifactRefused, match="sha256 mismatch") as refused:
             load_active("churn", connection=connection)
         assert not canary.exists()
@@ -109,7 +110,7 @@ def test_a_version_without_a_hash_loads_with_one_warning_unless_hashes_are_requi
     joblib.dump({"old": True}, body)
     store.objects[model_artifact_key("churn", "churn-old")] = body.getvalue()
     register(engine, "churn", "churn-old", None, artifact_sha256=None)
-    with engine.connect() as connection, caplog.at_level(logging.WARNING, "taskplatform.model_store"):
+    with engine.connect() as connection, caplog.at_level(logging.WARNING, "taskplatform.registry.artifacts"):
         assert load_active("churn", connection=connection) == ("churn-old", {"old": True})
         model_store._cache.clear()
         assert load_active("churn", connection=connection) == ("churn-old", {"old": True})
@@ -178,7 +179,7 @@ def test_the_json_form_prices_rows_as_the_pipeline_does() -> None:
 
 def test_models_have_their_own_bucket_and_credentials_when_set() -> None:
     """Breach: model artifacts share the sessions bucket and the credentials every process holds."""
-    from taskplatform.object_store import models_location, s3_location
+    from taskplatform.core.object_store import models_location, s3_location
 
     main = {"S3_ENDPOINT_URL": "http://s3:8333", "S3_ACCESS_KEY": "main-key", "S3_SECRET_KEY": "main-secret",
             "S3_BUCKET": "sessions"}

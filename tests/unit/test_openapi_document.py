@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from api.main import app
-from taskplatform.devices import parse_reading
-from taskplatform.raw_messages import InvalidMessage
+from taskplatform.devices.store import parse_reading
+from taskplatform.messaging.raw_messages import InvalidMessage
 
 
 def _document() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from celery.app.routes import MapRoute
 
-from taskplatform.queues import (
+from taskplatform.messaging.queues import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
     ROUTES,
@@ -44,7 +44,7 @@ def test_every_route_is_exercised_and_targets_a_declared_queue() -> None:
 
 @pytest.mark.parametrize("name", ["housing.evaluate", "billing.charge", "unknown", "checkins"])
 def test_unknown_task_name_raises_a_helpful_key_error(name: str) -> None:
-    with pytest.raises(KeyError, match=rf"no queue is routed for task '{name}'.*taskplatform/queues\.py"):
+    with pytest.raises(KeyError, match=rf"no queue is routed for task '{name}'.*taskplatform/messaging/queues\.py"):
         queue_for(name)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from taskplatform.ledger import TaskState, create_task_record, record_transition
-from taskplatform.models import TaskRecord
-from taskplatform.redelivery import redeliver_lost
+from taskplatform.ledger.models import TaskRecord
+from taskplatform.ledger.records import TaskState, create_task_record, record_transition
+from taskplatform.ledger.redelivery import redeliver_lost
 
 MESSAGE = {"args": [], "kwargs": {"aluno_ids": [1], "instants": ["2026-11-22T10:00:00+00:00"]}}
 

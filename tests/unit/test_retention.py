@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from taskplatform.models import DeadLetter, TaskEvent, TaskRecord
-from taskplatform.queues import queue_for
-from taskplatform.retention import purge_expired
-from taskplatform.schedule import BEAT_SCHEDULE
-from taskplatform.task_names import TaskName
+from taskplatform.dead_letters.models import DeadLetter
+from taskplatform.ledger.models import TaskEvent, TaskRecord
+from taskplatform.ledger.retention import purge_expired
+from taskplatform.messaging.queues import queue_for
+from taskplatform.messaging.schedule import BEAT_SCHEDULE
+from taskplatform.messaging.task_names import TaskName
 
 NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)
 

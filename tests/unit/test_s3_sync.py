@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 
 from storage import s3_sync
 from storage.s3 import S3Location
-from taskplatform.errors import TRANSIENT_ERRORS, is_transient
-from taskplatform.object_store import get_bytes, put_bytes
+from taskplatform.core.errors import TRANSIENT_ERRORS, is_transient
+from taskplatform.core.object_store import get_bytes, put_bytes
 
 #: Nothing listens on port 9: a call that escapes the stubbed client fails at once.
 LOCATION = S3Location(endpoint_url="http://127.0.0.1:9", access_key="k", secret_key="s", region="us-east-1",

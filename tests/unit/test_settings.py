@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from taskplatform.settings import redact_url
+from taskplatform.core.settings import redact_url
 from tests.unit.settings_env import PRODUCTION, only_refusal, settings
 
 FLOWER = "FLOWER_BASIC_AUTH is not set to user:password with a real password"
@@ -166,7 +166,7 @@ def test_production_refuses_placeholder_api_keys_and_database_passwords(monkeypa
 
 def test_get_settings_exits_with_the_problems_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """Breach caught: a refused start dumping a traceback with pydantic's echo of the input values (secrets)."""
-    from taskplatform.settings import SettingsError, get_settings
+    from taskplatform.core.settings import SettingsError, get_settings
 
     for key, value in {**PRODUCTION, "BROKER_URL": "redis://redis:6379/0",
                        "DATABASE_URL": "postgresql://u:TopSecret-db-password-123@db/x"}.items():

@@ -11,10 +11,10 @@ import pytest
 from celery import Celery
 from celery.app.routes import MapRoute
 
-from taskplatform.queues import TASK_QUEUES, queue_for, task_routes
-from taskplatform.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
-from taskplatform.settings import get_settings
-from taskplatform.task_names import TaskName
+from taskplatform.core.settings import get_settings
+from taskplatform.messaging.queues import TASK_QUEUES, queue_for, task_routes
+from taskplatform.messaging.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
+from taskplatform.messaging.task_names import TaskName
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def registered() -> Iterator[set[str]]:
         monkeypatch.setenv("TASKPLATFORM_ENV_FILE", "")
         monkeypatch.setenv("BROKER_URL", "redis://127.0.0.1:6399/0")  # read by celeryconfig, never connected to
         get_settings.cache_clear()
-        from taskplatform.celery_app import app
+        from taskplatform.messaging.celery_app import app
         assert isinstance(app, Celery)
         app.loader.import_default_modules()
         yield {name for name in app.tasks if not name.startswith("celery.")}

@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from taskplatform.worker_status import Inspection, InspectionCache, worker_summary
+from taskplatform.messaging.worker_status import Inspection, InspectionCache, worker_summary
 
 
 def _inspection(**workers: dict) -> Inspection:

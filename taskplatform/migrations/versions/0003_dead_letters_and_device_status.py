@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from taskplatform.db import UTCDateTime
+from taskplatform.core.db import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision: str = '0003'

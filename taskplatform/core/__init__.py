@@ -1,0 +1,1 @@
+"""The platform's foundation: settings, the database, errors, health and metrics."""

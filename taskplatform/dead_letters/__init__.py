@@ -1,0 +1,1 @@
+"""Messages that could not be applied: the store, and replaying them as tasks."""

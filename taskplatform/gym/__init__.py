@@ -1,0 +1,1 @@
+"""The gym: students, check-ins, daily attendance reports and churn scores."""

@@ -1,0 +1,1 @@
+"""Housing prices: training, the registry of price models and predictions."""

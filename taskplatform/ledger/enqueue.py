@@ -1,0 +1,77 @@
+"""`enqueue_tracked`: write the ledger record, commit, then publish with the same id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from celery.canvas import Signature
+from sqlalchemy.orm import Session
+
+from taskplatform.core.settings import get_settings
+from taskplatform.ledger.idempotency import ScopedKey
+from taskplatform.ledger.records import TaskState, create_task_record, delete_task_record, find_by_idempotency_key
+from taskplatform.messaging.publish import publish
+from taskplatform.messaging.queues import queue_for
+
+logger = logging.getLogger("taskplatform.ledger.enqueue")
+#: Rounds of look-up and insert for one keyed request (a second is needed only after a lost race).
+_CLAIM_ATTEMPTS = 3
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not accept the message; nothing was enqueued."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The task a request stands for: `state` is what the ledger said when it answered (QUEUED for a
+    new task, whatever the first one reached for a repeated Idempotency-Key)."""
+
+    task_id: str
+    state: str
+    created: bool
+
+
+def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str, Any] | None = None,
+                    idempotency: ScopedKey | None = None) -> Enqueued:
+    """Record a task as QUEUED, commit, then publish it under the record's id.
+
+    With an idempotency key this scope already used for this task name, the first task is
+    returned and nothing is published; if that first request had another hash,
+    `IdempotencyKeyReused` is raised. The record is committed before publishing, so a worker
+    never runs a task the ledger does not know; if publishing fails the record is removed
+    and `PublishFailed` raised, so the request can be retried safely.
+    """
+    name = signature.task
+    task_id = str(uuid.uuid4())
+    queue = queue_for(name)
+    # Redis's transport can lose a message popped by a worker killed before it noted it as unacked;
+    # the ledger keeps a copy until the task starts (taskplatform/ledger/redelivery.py). RabbitMQ cannot.
+    message = ({"args": list(signature.args), "kwargs": dict(signature.kwargs)}
+               if get_settings().broker_kind == "redis" else None)
+    for _ in range(_CLAIM_ATTEMPTS):
+        if idempotency is not None:
+            existing = find_by_idempotency_key(session=session, name=name, idempotency=idempotency)
+            if existing is not None:
+                return Enqueued(existing.id, existing.state, created=False)
+        created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
+                                     idempotency=idempotency, message=message)
+        session.commit()
+        if created:
+            break
+        # Another request with the same key won the race: its record is found on the next turn, unless
+        # its publish failed and the record was removed in between (then this request claims the key).
+    else:
+        raise PublishFailed(f"could not claim the Idempotency-Key for {name}; retry the request")
+    try:
+        publish(signature, task_id=task_id, queue=queue)
+    except Exception as exc:
+        logger.exception("publish failed for %s id=%s", name, task_id)
+        delete_task_record(session=session, task_id=task_id)
+        session.commit()
+        raise PublishFailed(f"the broker did not accept task {name}: {type(exc).__name__}: {exc}") from exc
+    # No read-back: a fast worker may already have moved the record on, and this answer says what was done.
+    return Enqueued(task_id, TaskState.QUEUED, created=True)

@@ -1,0 +1,148 @@
+"""The task ledger: keyword-only functions over `task_records` and `task_events`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, case, func, insert, null, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from taskplatform.core.db import utcnow
+from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
+from taskplatform.ledger.models import TaskEvent, TaskRecord
+
+
+class TaskState(StrEnum):
+    """States a task goes through; `QUEUED` is written by the producer before publishing."""
+
+    QUEUED = "QUEUED"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+
+FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
+
+
+def dialect_insert(bind: Connection | Session, table: Any) -> Any:
+    """`INSERT` with `ON CONFLICT` support for the bound dialect (PostgreSQL or SQLite)."""
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"database {name!r} is not supported (use PostgreSQL or SQLite)")
+
+
+def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
+                       params: dict[str, Any] | None = None, idempotency: ScopedKey | None = None,
+                       message: dict[str, Any] | None = None) -> bool:
+    """Insert a `QUEUED` record; False when the idempotency key was already used for this task name
+    by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
+    now = utcnow()
+    stmt = dialect_insert(session, TaskRecord.__table__).values(
+        id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
+        idempotency_key=idempotency.key if idempotency else None,
+        idempotency_scope=idempotency.scope if idempotency else None,
+        request_hash=idempotency.request_hash if idempotency else None,
+        created_at=now, updated_at=now,
+        message=message if message is not None else null(),  # SQL NULL, not JSON null
+    ).on_conflict_do_nothing().returning(TaskRecord.__table__.c.id)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that ON CONFLICT DO NOTHING skipped.
+    if session.execute(stmt).first() is None:
+        return False
+    session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=TaskState.QUEUED, at=now))
+    return True
+
+
+def find_by_idempotency_key(*, session: Session, name: str, idempotency: ScopedKey) -> TaskRecord | None:
+    """The task this key was first used for, by this scope; raises `IdempotencyKeyReused` if that
+    request had another hash (records from before hashes were kept match any request)."""
+    found = session.scalars(select(TaskRecord).where(TaskRecord.name == name,
+                                                     TaskRecord.idempotency_scope == idempotency.scope,
+                                                     TaskRecord.idempotency_key == idempotency.key)).first()
+    if found is not None and found.request_hash is not None and found.request_hash != idempotency.request_hash:
+        raise IdempotencyKeyReused(idempotency.key)
+    return found
+
+
+def delete_task_record(*, session: Session, task_id: str) -> None:
+    """Remove a record whose message could not be published (the request was refused)."""
+    session.execute(TaskEvent.__table__.delete().where(TaskEvent.task_id == task_id))
+    session.execute(TaskRecord.__table__.delete().where(TaskRecord.id == task_id))
+
+
+def record_transition(*, connection: Connection, task_id: str, name: str, queue: str | None, state: TaskState,
+                      detail: dict[str, Any] | None = None, **fields: Any) -> None:
+    """Write a state change: one upsert of the record (created if a producer outside the
+    API, such as beat, sent the task) and one appended event.
+
+    A record in a final state is never moved back by a state that is not final: Celery publishes a
+    retry before `on_retry` writes its RETRY, so with a short countdown the next attempt can finish
+    first, and a late RETRY (or PROGRESS, or STARTED of a redelivery) must not hide its SUCCESS. A
+    redelivery's STARTED still counts as an attempt. The event is appended all the same: the history
+    shows what happened, in the order it was written."""
+    now = utcnow()
+    table = TaskRecord.__table__
+    values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
+    stmt = dialect_insert(connection, table).values(
+        id=task_id, name=name, queue=queue, created_at=now, attempts=1 if state == TaskState.STARTED else 0,
+        **values,
+    )
+    if state in FINAL_STATES:
+        update = dict(values)
+    else:  # each column keeps its value on a finished record
+        finished = table.c.state.in_(sorted(FINAL_STATES))
+        update = {column: case((finished, table.c[column]), else_=value) for column, value in values.items()}
+    if state == TaskState.STARTED:
+        # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
+        update["attempts"] = table.c.attempts + 1
+        update["message"] = null()  # a worker has it: the broker redelivers it from here on
+    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
+    connection.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
+
+
+def get_task_record(*, session: Session, task_id: str) -> TaskRecord | None:
+    return session.get(TaskRecord, task_id)
+
+
+def task_events(*, session: Session, task_id: str) -> list[TaskEvent]:
+    return list(session.scalars(select(TaskEvent).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id)))
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    state: str | None = None
+    name: str | None = None
+    queue: str | None = None
+    since: datetime | None = None
+
+
+def list_task_records(*, session: Session, filters: TaskFilter, limit: int,
+                      offset: int) -> tuple[int, list[TaskRecord]]:
+    """Matching records, newest first, with the total count of matches."""
+    query = select(TaskRecord)
+    if filters.state:
+        query = query.where(TaskRecord.state == filters.state)
+    if filters.name:
+        query = query.where(TaskRecord.name == filters.name)
+    if filters.queue:
+        query = query.where(TaskRecord.queue == filters.queue)
+    if filters.since:
+        query = query.where(TaskRecord.created_at >= filters.since)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(TaskRecord.created_at.desc(), TaskRecord.id).limit(limit).offset(offset))
+    return total, list(rows)
+
+
+def count_by_name_and_state(*, session: Session) -> list[tuple[str, str, int]]:
+    rows = session.execute(select(TaskRecord.name, TaskRecord.state, func.count())
+                           .group_by(TaskRecord.name, TaskRecord.state))
+    return [(n, s, c) for n, s, c in rows]

@@ -1,0 +1,129 @@
+"""`TrackedTask`: the base class that writes every task's transitions to the ledger."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from billiard.einfo import ExceptionInfo
+from celery import Task
+from celery.backends.base import DisabledBackend
+
+from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.errors import TRANSIENT_ERRORS
+from taskplatform.core.settings import get_settings
+from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
+from taskplatform.ledger.records import TaskState, record_transition
+from taskplatform.messaging.queues import queue_for
+
+logger = logging.getLogger("taskplatform.tasks")
+
+
+class TrackedTask(Task):  # type: ignore[misc]
+    """Celery task base class, installed app-wide with `Celery(task_cls=...)`.
+
+    Its hooks record STARTED, RETRY, PROGRESS, SUCCESS and FAILURE in `task_records`
+    and `task_events`. Faults of a server the task needs are retried with exponential
+    backoff and full jitter; any other exception fails the task at once.
+
+    A ledger write that fails is logged and never fails the task: the task's own effect
+    is what must not be lost, and a broken database makes that effect retry anyway.
+    """
+
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    #: Set False on internal tasks that must not appear in the ledger.
+    tracked = True
+
+    @classmethod
+    def on_bound(cls, app: Any) -> None:
+        """TASK_MAX_RETRIES, read when the task is bound to its app (as the worker starts), not at import; a task
+        that sets its own `max_retries` (in `@app.task(...)` or a subclass) keeps it."""
+        own = cls.__mro__[:cls.__mro__.index(TrackedTask)]
+        if not any("max_retries" in vars(klass) for klass in own):
+            cls.max_retries = get_settings().task_max_retries
+        super().on_bound(app)
+
+    def _record(self, task_id: str, state: TaskState, detail: dict[str, Any] | None = None, **fields: Any) -> None:
+        if not self.tracked:
+            return
+        try:
+            with get_engine().begin() as connection:
+                record_transition(connection=connection, task_id=task_id, name=self.name,
+                                  queue=self._queue(), state=state, detail=detail, **fields)
+        except Exception:
+            logger.exception("ledger write failed: task=%s id=%s state=%s", self.name, task_id, state)
+
+    def _queue(self) -> str | None:
+        info = getattr(self.request, "delivery_info", None) or {}
+        return info.get("routing_key") or queue_for(self.name)
+
+    def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.request.tp_started = time.monotonic()
+        logger.info("task started: %s id=%s retries=%s", self.name, task_id, self.request.retries)
+        self._record(task_id, TaskState.STARTED, started_at=utcnow(), finished_at=None,
+                     detail={"retries": self.request.retries, "hostname": self.request.hostname})
+
+    def _runtime(self) -> float | None:
+        started = getattr(self.request, "tp_started", None)
+        return None if started is None else round(time.monotonic() - started, 6)
+
+    def on_retry(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 einfo: ExceptionInfo) -> None:
+        # Celery's Retry carries the delay it chose (backoff with jitter): recorded so a client sees when.
+        raised = getattr(einfo.exception, "exc", None) if einfo else None  # billiard wraps the Retry
+        when = getattr(raised, "when", None)
+        countdown = when if isinstance(when, int | float) else None
+        logger.warning("task retry: %s id=%s in %ss error=%s: %s", self.name, task_id, countdown,
+                       type(exc).__name__, exc)
+        self._record(task_id, TaskState.RETRY, error_type=type(exc).__name__, error_message=str(exc),
+                     detail={"retries": self.request.retries, "error": f"{type(exc).__name__}: {exc}",
+                             "countdown_s": countdown})
+
+    def on_success(self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        runtime = self._runtime()
+        logger.info("task succeeded: %s id=%s runtime=%.3fs", self.name, task_id, runtime or 0.0)
+        self._record(task_id, TaskState.SUCCESS, result=retval, finished_at=utcnow(), runtime_s=runtime,
+                     progress=100, error_type=None, error_message=None, traceback=None)
+
+    def on_failure(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   einfo: ExceptionInfo) -> None:
+        runtime = self._runtime()
+        logger.error("task failed: %s id=%s runtime=%.3fs error=%s: %s", self.name, task_id, runtime or 0.0,
+                     type(exc).__name__, exc)
+        self._record(task_id, TaskState.FAILURE, error_type=type(exc).__name__, error_message=str(exc),
+                     traceback=str(einfo.traceback) if einfo else None, finished_at=utcnow(), runtime_s=runtime)
+        if isinstance(exc, TRANSIENT_ERRORS):
+            self._dead_letter(exc, args, kwargs)
+
+    def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A task that exhausted its retries is kept, with its arguments, for replay."""
+        try:
+            with get_engine().begin() as connection:
+                record_dead_letters(connection=connection, letters=[NewDeadLetter(
+                    queue=self._queue() or "unknown", reason="retries_exhausted", task_name=self.name,
+                    error=f"{type(exc).__name__}: {exc}", attempts=self.request.retries + 1,
+                    body=json.dumps({"args": list(args), "kwargs": kwargs}, default=str))])
+        except Exception:
+            logger.exception("could not store task %s id=%s as a dead letter", self.name, self.request.id)
+
+    def report_progress(self, percent: int, message: str) -> None:
+        """Record progress (0-100 and a stage) visible at `/tarefa/{id}`."""
+        self.update_state(state=TaskState.PROGRESS, meta={"percent": percent, "message": message})
+
+    def update_state(self, task_id: str | None = None, state: str | None = None, meta: dict[str, Any] | None = None,
+                     **kwargs: Any) -> None:
+        task_id = task_id or self.request.id
+        if state == TaskState.PROGRESS and task_id:
+            meta = meta or {}
+            self._record(task_id, TaskState.PROGRESS, progress=meta.get("percent"),
+                         progress_message=meta.get("message"), detail=meta)
+        if not isinstance(self.backend, DisabledBackend):
+            super().update_state(task_id=task_id, state=state, meta=meta, **kwargs)

@@ -1,0 +1,81 @@
+"""Bodies from producers outside Celery: decoding, and why one can never be applied."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from taskplatform.core.settings import get_settings
+
+
+class InvalidMessage(ValueError):
+    """A body that can never be applied; `reason` is a short machine-readable word, `loc` the offending field's path
+    inside the body (empty: the body as a whole)."""
+
+    def __init__(self, reason: str, detail: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.loc = loc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_NUL = "a NUL character (\\u0000), which PostgreSQL cannot store in text or JSON"
+
+
+def _first_unstorable(document: Any) -> tuple[tuple[str | int, ...], str, str] | None:
+    """Path, reason and message of the first value a JSON column or file cannot hold (iterative: any depth)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return path, "invalid_json", f"{value} is not a JSON number (JSON numbers are finite)"
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return path, "invalid_text", _NUL
+        elif isinstance(value, dict):
+            for key in value:
+                if "\x00" in str(key):
+                    return (*path, str(key)), "invalid_text", "a key with " + _NUL
+            stack.extend(((*path, str(k)), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list | tuple):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+    return None
+
+
+def check_storable(document: Any) -> None:
+    """InvalidMessage when a number is NaN or infinite (`invalid_json`: JSON has no such numbers, yet Python's json
+    module reads and writes `NaN`, `Infinity` and `1e999`, so a stored copy would not be JSON), or when a string holds
+    a NUL character (`invalid_text`: the ledger's and the tables' JSON and text columns refuse it on PostgreSQL)."""
+    found = _first_unstorable(document)
+    if found is not None:
+        path, reason, problem = found
+        raise InvalidMessage(reason, f"{'.'.join(map(str, path)) or 'body'}: {problem}", path)
+
+
+def json_object(body: bytes | str | dict[str, Any], *, what: str, max_bytes: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object a database can store, or InvalidMessage (`invalid_json`, `invalid_text`,
+    `invalid_message`, `too_large` when the raw body exceeds `max_bytes`)."""
+    if isinstance(body, dict):
+        document: Any = body
+    else:
+        if max_bytes is not None and len(body) > max_bytes:
+            raise InvalidMessage("too_large", f"{what} of {len(body)} bytes exceeds the limit of {max_bytes} bytes")
+        try:
+            document = json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidMessage("invalid_message", f"{what} must be a JSON object")
+    check_storable(document)
+    return document
+
+
+def consumes_raw_queue(parent: Any, task_queue: str) -> bool:
+    """Whether a worker runs a raw-queue consumer: on RabbitMQ, when it serves `task_queue` (or every queue)."""
+    consume_from = parent.app.amqp.queues.consume_from or {}
+    return get_settings().broker_kind == "amqp" and (not consume_from or task_queue in consume_from)

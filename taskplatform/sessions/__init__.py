@@ -1,0 +1,1 @@
+"""UX sessions: their message format, stored in the object store."""
