@@ -141,15 +141,15 @@ def infer_features(rows: Sequence[Mapping[str, Any]], *, target: str, max_column
     numeric: list[str] = []
     categorical: list[str] = []
     for name in (c for c in columns if c != target):
-        values = numeric_array([row.get(name) for row in rows])
-        if values is None:
+        column_values = numeric_array([row.get(name) for row in rows])
+        if column_values is None:
             categorical.append(name)  # holds a non-number, so it is not entirely missing
             continue
-        if np.isnan(values).all():
+        if np.isnan(column_values).all():
             problems.append(f"column {name!r} has no values")
             bad_columns.append(name)
-        elif (np.abs(values) > MAX_MAGNITUDE).any():
-            beyond = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE).tolist()
+        elif (np.abs(column_values) > MAX_MAGNITUDE).any():
+            beyond = np.flatnonzero(np.abs(column_values) > MAX_MAGNITUDE).tolist()
             problems.append(f"column {short_repr(name)}: {which_rows('row', beyond)} a number beyond "
                             f"±{MAX_MAGNITUDE:g}")
             bad_columns.append(name)

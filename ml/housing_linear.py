@@ -217,7 +217,8 @@ def _refuse_non_finite(rows: Sequence[Mapping[str, Any]], prices: list[float], s
     if pricer is not None:
         column = pricer.largest_term(row)
     else:
-        sizes = {name: abs(float(v)) for name in spec.numeric if is_number(v := row.get(name)) and v == v}
+        sizes = {name: abs(float(v)) for name in spec.numeric
+                 if (v := row.get(name)) is not None and is_number(v) and v == v}
         column = max(sizes, key=sizes.__getitem__) if sizes else None
     culprit = f" (column {column!r} in row {bad[0]} is too large for this model)" if column else ""
     raise HousingDataError([f"{which_rows('row', bad)} no finite predicted price{culprit}"],

@@ -125,7 +125,7 @@ class Verifier:
             alg = header.get("alg")
             key = self._key_for(alg, header.get("kid"))
             required = ["exp", *(["aud"] if self._audience else []), *(["iss"] if self._issuer else [])]
-            claims = jwt.decode(token, key, algorithms=[alg], audience=self._audience, issuer=self._issuer,
+            claims = jwt.decode(token, key, algorithms=[str(alg)], audience=self._audience, issuer=self._issuer,
                                 options={"require": required})
         except jwt.ExpiredSignatureError:
             raise CredentialError("token expired") from None

@@ -24,7 +24,7 @@ class TrainingOut(BaseModel):
 
 def training_example(n: int = MIN_TRAIN_ROWS + 4) -> dict[str, Any]:
     """A small data set that trains (the columns of `/prever`'s example, and `preco`)."""
-    rows = [{"area_m2": 40 + 7 * i, "quartos": 1 + i % 4, "banheiros": 1 + i % 2, "vagas": i % 3,
+    rows: list[dict[str, Any]] = [{"area_m2": 40 + 7 * i, "quartos": 1 + i % 4, "banheiros": 1 + i % 2, "vagas": i % 3,
              "idade_anos": 5 * i % 30, "bairro": ("Moema", "Pinheiros", "Tatuapé")[i % 3],
              "tipo": ("apartamento", "casa")[i % 2]} for i in range(n)]
     for row in rows:

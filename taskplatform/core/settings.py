@@ -243,6 +243,6 @@ def get_settings() -> Settings:
     """
     env_file = os.environ.get("TASKPLATFORM_ENV_FILE", ".env") or None
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc)) from None

@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
             api.post("/alunos", json=[{"aluno_id": i, "nome": n} for i, n in chunk]).raise_for_status()
         task_ids = []
         for offset in range(0, len(gym.checkins), BATCH):
-            chunk = gym.checkins[offset:offset + BATCH]
-            response = api.post("/checkin/batch", json=[{"aluno_id": i, "data_hora": t.isoformat()} for i, t in chunk])
+            batch = gym.checkins[offset:offset + BATCH]
+            response = api.post("/checkin/batch", json=[{"aluno_id": i, "data_hora": t.isoformat()} for i, t in batch])
             response.raise_for_status()
             task_ids.append(response.json()["task_id"])
         pending = set(task_ids)
