@@ -38,10 +38,10 @@ class _OwnConnectionMailbox(Mailbox):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["producer_pool"] = None
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  (kombu's Mailbox has no hints)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # kombu: no hints
 
 
-class _OwnConnectionControl(Control):  # type: ignore[misc]  (Celery has no type information)
+class _OwnConnectionControl(Control):  # type: ignore[misc]  # Celery: no hints
     Mailbox = _OwnConnectionMailbox
 
 
