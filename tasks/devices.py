@@ -29,7 +29,7 @@ from taskplatform.messaging.celery_app import app
 from taskplatform.messaging.raw_messages import InvalidMessage, consumes_raw_queue
 from taskplatform.messaging.task_names import TaskName
 
-logger = logging.getLogger("taskplatform.devices.store")
+logger = logging.getLogger("taskplatform.devices")
 
 
 @app.task(name=TaskName.DEVICES_UPSERT.value)

@@ -27,7 +27,7 @@ TASK_EXCHANGE = "taskplatform"
 #: Where RabbitMQ parks a task message past its delivery limit (a crash loop), instead of
 #: dropping it. Queue arguments cannot change once declared, so they are fixed here.
 DEAD_LETTER_EXCHANGE = "taskplatform.dlx"
-DEAD_LETTER_QUEUE = "taskplatform.dead_letters.store"
+DEAD_LETTER_QUEUE = "taskplatform.dead_letters"
 #: Deliveries of one task message before RabbitMQ dead-letters it (a worker crash loop).
 TASK_DELIVERY_LIMIT = 20
 

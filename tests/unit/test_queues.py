@@ -86,3 +86,17 @@ def test_dead_letter_queue_collects_everything_from_the_dead_letter_exchange() -
     assert (q.exchange.name, q.exchange.type, q.routing_key) == (DEAD_LETTER_EXCHANGE, "topic", "#")
     assert q.durable
     assert q.queue_arguments == {"x-queue-type": "quorum"}
+
+
+def test_broker_object_names_are_the_deployed_ones() -> None:
+    """Breach caught: a refactor renaming a queue or exchange (a module move once rewrote the dead-letter queue's
+    name): RabbitMQ would declare a new, empty queue and leave the deployed one's messages unread."""
+    from taskplatform.devices.raw_queue import RASP_DATA
+    from taskplatform.messaging.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, TASK_EXCHANGE
+    from taskplatform.sessions.raw_queue import RAW_SESSIONS, RAW_SESSIONS_DLQ
+
+    assert (TASK_EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE) == ("taskplatform", "taskplatform.dlx",
+                                                                       "taskplatform.dead_letters")
+    assert (RASP_DATA.name, RAW_SESSIONS.name, RAW_SESSIONS_DLQ.name) == ("rasp_data", "raw_sessions",
+                                                                          "raw_sessions.dlq")
+    assert RAW_SESSIONS_DLQ.exchange.name == "raw_sessions.dlx"
