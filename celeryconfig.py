@@ -1,8 +1,9 @@
 """Celery settings, every value taken from `taskplatform.core.settings`."""
 
 from taskplatform.core.settings import get_settings
+from taskplatform.gym.schedule import GYM_SCHEDULE
 from taskplatform.messaging.queues import TASK_EXCHANGE, build_task_queues, task_routes
-from taskplatform.messaging.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
+from taskplatform.messaging.schedule import PLATFORM_SCHEDULE, REDELIVERY_SCHEDULE
 
 _settings = get_settings()
 if not _settings.broker_url:
@@ -68,4 +69,6 @@ elif _settings.broker_kind == "redis":
                                 "unacked_mutex_expire": max(5, 3 * _settings.broker_unacked_restore_interval)}
     result_backend_transport_options = {"visibility_timeout": _settings.broker_visibility_timeout}
 
+# Each domain declares its entries; this is where they join the platform's.
+BEAT_SCHEDULE = {**GYM_SCHEDULE, **PLATFORM_SCHEDULE}
 beat_schedule = {**BEAT_SCHEDULE, **(REDELIVERY_SCHEDULE if _settings.broker_kind == "redis" else {})}

@@ -1,4 +1,4 @@
-"""The nightly jobs celery beat runs, in TIMEZONE (idempotent per date: a second firing is harmless)."""
+"""The platform's own beat entries, in TIMEZONE; the domains declare theirs (celeryconfig.py joins them)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ from taskplatform.messaging.task_names import TaskName
 # task name included, into its schedule file (celerybeat-schedule); a pickled member names its
 # class's module, and once TaskName moves, beat fails to start on the old file (ModuleNotFoundError,
 # which it does not recover from; tried).
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    # The day's report, just before the day ends.
-    "daily-report": {"task": TaskName.REPORTS_DAILY.value, "schedule": crontab(hour=23, minute=55)},
-    # After the report, once the day's check-ins are in.
-    "churn-retrain": {"task": TaskName.CHURN_RETRAIN.value, "schedule": crontab(hour=0, minute=30)},
+PLATFORM_SCHEDULE: dict[str, dict[str, Any]] = {
     # Retention of the ledger and of replayed dead letters, in the quiet hours.
     "purge-expired": {"task": TaskName.MAINTENANCE_PURGE_EXPIRED.value, "schedule": crontab(hour=4, minute=10)},
 }

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
+from taskplatform.gym.schedule import GYM_SCHEDULE as BEAT_SCHEDULE
 from taskplatform.messaging.celery_app import app
-from taskplatform.messaging.schedule import BEAT_SCHEDULE
 
 app.conf.beat_schedule = {
     "daily-report": {**BEAT_SCHEDULE["daily-report"], "schedule": float(os.environ["TEST_BEAT_EVERY"]),

@@ -86,3 +86,12 @@ def test_an_enqueue_with_every_broker_connection_in_use_fails_within_the_timeout
     finally:
         pools.reset()
         pools.set_limit(previous_limit)
+
+
+def test_beat_runs_every_domains_jobs_at_their_hour(load_config: Callable[..., ModuleType]) -> None:
+    """Breach caught: a domain's beat entry left out when the schedules are joined (no nightly report)."""
+    config = load_config(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
+    when = {name: (entry["task"], entry["schedule"].hour, entry["schedule"].minute)
+            for name, entry in config.beat_schedule.items()}
+    assert when == {"daily-report": ("reports.daily", {23}, {55}), "churn-retrain": ("churn.retrain", {0}, {30}),
+                    "purge-expired": ("maintenance.purge_expired", {4}, {10})}

@@ -12,7 +12,7 @@ from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 from taskplatform.ledger.retention import purge_expired
 from taskplatform.messaging.queues import queue_for
-from taskplatform.messaging.schedule import BEAT_SCHEDULE
+from taskplatform.messaging.schedule import PLATFORM_SCHEDULE as BEAT_SCHEDULE
 from taskplatform.messaging.task_names import TaskName
 
 NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)

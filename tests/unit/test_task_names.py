@@ -12,8 +12,9 @@ from celery import Celery
 from celery.app.routes import MapRoute
 
 from taskplatform.core.settings import get_settings
+from taskplatform.gym.schedule import GYM_SCHEDULE
 from taskplatform.messaging.queues import TASK_QUEUES, queue_for, task_routes
-from taskplatform.messaging.schedule import BEAT_SCHEDULE, REDELIVERY_SCHEDULE
+from taskplatform.messaging.schedule import PLATFORM_SCHEDULE, REDELIVERY_SCHEDULE
 from taskplatform.messaging.task_names import TaskName
 
 
@@ -58,7 +59,7 @@ def test_task_names_are_the_wire_names() -> None:
 def test_beat_runs_task_names_stored_as_plain_strings() -> None:
     """Breach caught: beat pickling an enum member into its schedule file, which then fails to load
     after the enum moves or loses the member; or a scheduled name no task declares."""
-    for entry in {**BEAT_SCHEDULE, **REDELIVERY_SCHEDULE}.values():
+    for entry in {**GYM_SCHEDULE, **PLATFORM_SCHEDULE, **REDELIVERY_SCHEDULE}.values():
         assert type(entry["task"]) is str
         assert entry["task"] in set(TaskName)
 
