@@ -13,6 +13,19 @@ if not _settings.broker_url:
     )
 
 broker_url = _settings.broker_url
+
+#: Task modules, listed explicitly (no autodiscovery); the worker imports them at start.
+include = [
+    "tasks.checkins",
+    "tasks.reports",
+    "tasks.maintenance",
+    "tasks.churn",
+    "tasks.devices",
+    "tasks.sessions",
+    "tasks.housing",
+    "tasks.textgen",
+    "tasks.dead_letters",
+]
 result_backend = _settings.effective_result_backend
 task_ignore_result = result_backend is None
 result_expires = 24 * 3600
