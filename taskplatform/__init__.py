@@ -9,7 +9,7 @@ __all__ = ("app",)
 
 def __getattr__(name: str) -> Any:
     # The Celery app is created when first asked for (`celery -A taskplatform` reads `taskplatform.app`), not
-    # whenever a submodule is imported: `import taskplatform.models` must not load Celery and read the settings.
+    # whenever a submodule is imported: importing the ORM tables must not load Celery and read the settings.
     if name == "app":
         from taskplatform.messaging.celery_app import app
 

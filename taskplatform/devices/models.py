@@ -46,7 +46,6 @@ class DeviceStatus(Base):
     last_update: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-
 class DeviceMessage(Base):
     """The last raw health-check messages received (bounded; for debugging)."""
 

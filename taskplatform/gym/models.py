@@ -29,7 +29,6 @@ class Aluno(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-
 class Checkin(Base):
     """One check-in; a student checks in at most once per instant (the natural key)."""
 
@@ -38,7 +37,6 @@ class Checkin(Base):
 
     aluno_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("alunos.id"), primary_key=True)
     data_hora: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-
 
 
 class DailyReport(Base):
@@ -51,7 +49,6 @@ class DailyReport(Base):
     chart_key: Mapped[str | None] = mapped_column(String(300))
     task_id: Mapped[str | None] = mapped_column(String(64))
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
 
 
 class ChurnScore(Base):

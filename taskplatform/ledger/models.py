@@ -55,10 +55,9 @@ class TaskRecord(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Redis only: the published message's args and kwargs, kept until a worker starts the task, so a
-    # message lost between the broker and a killed worker can be published again (taskplatform/redelivery.py).
+    # message lost between the broker and a killed worker can be published again (taskplatform/ledger/redelivery.py).
     message: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
     redelivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
 
 
 class TaskEvent(Base):
