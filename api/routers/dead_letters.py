@@ -74,11 +74,9 @@ def dead_letters(session: SessionDep, queue: FilterText = None, reason: FilterTe
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Offset = 0) -> DeadLetterList:
     """Dead letters, newest first, filtered by queue, reason, time and whether they were replayed."""
-    total, rows = list_dead_letters(session=session, filters=DeadLetterFilter(queue=queue, reason=reason, since=since,
-                                                                    replayed=replayed),
-                                    limit=limit, offset=offset)
-    return DeadLetterList(total=total, limit=limit, offset=offset,
-                          items=[DeadLetterOut.model_validate(r) for r in rows])
+    filters = DeadLetterFilter(queue=queue, reason=reason, since=since, replayed=replayed)
+    page = list_dead_letters(session=session, filters=filters, limit=limit, offset=offset)
+    return DeadLetterList.of(page, [DeadLetterOut.model_validate(r) for r in page.items])
 
 
 @router.get("/dead-letters/{letter_id:int}", response_model=DeadLetterOut, responses=NOT_FOUND)
@@ -128,9 +126,8 @@ def bulk_replay(session: SessionDep, queue: str | None = None,
     and still match, so calling again continues where it stopped; nothing is replayed twice, since
     a replayed letter no longer matches and a letter is claimed before its task is published.
     """
-    letters = matching_dead_letters(session=session, filters=DeadLetterFilter(queue=queue, reason=reason, since=since,
-                                                                         replayed=False),
-                                    limit=limit)
+    filters = DeadLetterFilter(queue=queue, reason=reason, since=since, replayed=False)
+    letters = matching_dead_letters(session=session, filters=filters, limit=limit)
     if dry_run:
         return BulkReplayOut(dry_run=True, matched=len(letters), replayed=[], failed=[])
     replayed: list[ReplayedLetter] = []

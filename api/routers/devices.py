@@ -82,10 +82,9 @@ def devices(session: SessionDep, settings: SettingsDep, wifi_status: FilterText 
             offset: Offset = 0) -> DeviceList:
     """Every device's latest status, by id."""
     cutoff = stale_cutoff(datetime.now(UTC), settings.device_stale_after)
-    total, rows = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
-                               stale_before=cutoff, stale=stale)
-    return DeviceList(total=total, limit=limit, offset=offset, stale_after_s=settings.device_stale_after,
-                      items=[_out(d, cutoff) for d in rows])
+    page = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
+                        stale_before=cutoff, stale=stale)
+    return DeviceList.of(page, [_out(d, cutoff) for d in page.items], stale_after_s=settings.device_stale_after)
 
 
 @router.get("/devices/messages", response_model=list[DeviceMessageOut])

@@ -38,8 +38,6 @@ def list_tasks(
     offset: Offset = 0,
 ) -> TaskListOut:
     """Tasks, newest first, filtered by state, name, queue and creation time."""
-    total, records = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue,
-                                                                           since=since),
-                                       limit=limit, offset=offset)
-    return TaskListOut(total=total, limit=limit, offset=offset,
-                       items=[TaskRecordOut.model_validate(r) for r in records])
+    page = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue, since=since),
+                             limit=limit, offset=offset)
+    return TaskListOut.of(page, [TaskRecordOut.model_validate(r) for r in page.items])

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.paging import PageOut
+
 
 class DeviceOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -31,10 +33,7 @@ class DeviceOut(BaseModel):
     stale: bool = False
 
 
-class DeviceList(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class DeviceList(PageOut):
     stale_after_s: int
     items: list[DeviceOut]
 
@@ -62,10 +61,7 @@ class DeadLetterOut(BaseModel):
     replay_task_id: str | None
 
 
-class DeadLetterList(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class DeadLetterList(PageOut):
     items: list[DeadLetterOut]
 
 

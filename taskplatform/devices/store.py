@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from taskplatform.core.paging import Page, fetch_page
 from taskplatform.core.settings import get_settings
 from taskplatform.devices.models import DeviceMessage, DeviceStatus
 from taskplatform.ledger.records import dialect_insert
@@ -131,16 +132,14 @@ def record_device_messages(*, connection: Connection, messages: Sequence[tuple[s
 
 
 def list_devices(*, session: Session, limit: int, offset: int, wifi_status: str | None,
-                 stale_before: datetime | None, stale: bool | None) -> tuple[int, list[DeviceStatus]]:
+                 stale_before: datetime | None, stale: bool | None) -> Page[DeviceStatus]:
     query = select(DeviceStatus)
     if wifi_status:
         query = query.where(DeviceStatus.wifi_status == wifi_status)
     if stale is not None and stale_before is not None:
         query = query.where(DeviceStatus.last_update < stale_before if stale
                             else DeviceStatus.last_update >= stale_before)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DeviceStatus.raspberry_id).limit(limit).offset(offset))
-    return total, list(rows)
+    return fetch_page(session, query, DeviceStatus.raspberry_id, limit=limit, offset=offset)
 
 
 def get_device(*, session: Session, raspberry_id: str) -> DeviceStatus | None:
