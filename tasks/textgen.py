@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml.textgen import GenerationParams, chat_result, generate_reply, load_generator
 from taskplatform.core.errors import permanent_on
-from taskplatform.core.settings import get_settings
 from taskplatform.messaging.celery_app import app
 from taskplatform.messaging.task_names import TaskName
+from taskplatform.textgen.generation import GenerationParams, model, reply
 
 
 @app.task(name=TaskName.TEXTGEN_GENERATE.value)
@@ -20,5 +19,5 @@ def generate(text: str, max_new_tokens: int = 48, temperature: float = 0.8) -> d
     """
     with permanent_on(ValueError, FileNotFoundError):
         params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature)
-        generator = load_generator(get_settings().effective_textgen_model)
-    return chat_result(generate_reply(generator, text, params))
+        generator = model()
+    return reply(generator, text, params)
