@@ -23,6 +23,7 @@ from api.routers import (
     textgen,
 )
 from api.schemas.openapi import complete_openapi
+from api.validation import answer_invalid_messages
 from taskplatform.core.settings import Settings, get_settings
 
 # The domains' raw queues, registered with the platform, so dead letters from them replay as their tasks.
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessMiddleware, verifier=Verifier.from_settings(settings),
                        textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
+    answer_invalid_messages(app)
     for module in (system, task_status, checkins, reports, churn, devices, sessions, dead_letters, housing, textgen):
         app.include_router(module.router)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, ValidationError
 
 from taskplatform.core.settings import get_settings
+from taskplatform.messaging.raw_messages import InvalidMessage
 
 #: The database's integer range (BIGINT, SQLite's INTEGER): larger numbers overflow in the driver.
 DB_INT_MAX = 2**63 - 1
@@ -24,19 +26,21 @@ FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 PathText = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
 
 
-def utc_representable(value: datetime | None) -> datetime | None:
-    """A moment the database can compare: in UTC (naive ones are local TIMEZONE) it must fall in years 1 to 9999,
-    else the conversion overflows in the driver (a 500)."""
-    if value is not None:
-        try:
-            (value if value.tzinfo else value.replace(tzinfo=get_settings().tz)).astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValueError("the moment falls outside years 1 to 9999 in UTC") from None
-    return value
+def aware_moment(value: datetime | None) -> datetime | None:
+    """The moment with its time zone (a naive one is local TIMEZONE), one the database can compare: in UTC it must
+    fall in years 1 to 9999, else the conversion overflows in the driver (a 500)."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=get_settings().tz)
+    try:
+        aware.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("the moment falls outside years 1 to 9999 in UTC") from None
+    return aware
 
 
-#: A lower bound in time for a listing, as a query parameter.
-UtcMoment = AfterValidator(utc_representable)
+#: A lower bound in time for a listing, as a query parameter: the route receives it timezone-aware.
+UtcMoment = AfterValidator(aware_moment)
 
 #: Longest string an error echoes back as `input`; longer ones are cut, containers dropped.
 INPUT_EXCERPT = 100
@@ -61,3 +65,15 @@ def body_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """FastAPI's 422 shape: each error's location prefixed with "body", its input only as a short excerpt."""
     return small_errors([{**error, "loc": ["body", *error["loc"]]}
                          for error in exc.errors(include_url=False, include_context=False)])
+
+
+def _invalid_message(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidMessage)
+    return JSONResponse(status_code=422, content={"detail": [{"type": exc.reason, "loc": ["body", *exc.loc],
+                                                               "msg": str(exc)}]})
+
+
+def answer_invalid_messages(app: FastAPI) -> None:
+    """A route that raises `InvalidMessage` (a body that can never be applied) answers 422 in FastAPI's shape: its
+    `reason` as the type, its location inside the body prefixed with "body"."""
+    app.add_exception_handler(InvalidMessage, _invalid_message)

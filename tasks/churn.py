@@ -8,7 +8,7 @@ from typing import Any
 from ml.churn import CheckinHistory, dataset_hash, score_students, train_churn_model
 from ml.promotion import should_promote
 from taskplatform.core.db import get_engine, utcnow
-from taskplatform.core.errors import PermanentError
+from taskplatform.core.errors import PermanentError, permanent_on
 from taskplatform.core.settings import get_settings
 from taskplatform.gym.churn import checkin_arrays, replace_scores
 from taskplatform.messaging.celery_app import app
@@ -41,11 +41,9 @@ def retrain(self: Any) -> dict[str, Any]:
         raise PermanentError("no check-ins yet: nothing to train on")
     history = CheckinHistory(aluno_ids=ids, epoch_s=epochs)
     now = datetime.fromtimestamp(int(epochs.max()) + 1, UTC)
-    try:
+    with permanent_on(ValueError):
         model = train_churn_model(history, now=now, tz=tz,
                                   progress=lambda pct, stage: self.report_progress(10 + pct * 7 // 10, stage))
-    except ValueError as exc:
-        raise PermanentError(str(exc)) from exc
 
     self.report_progress(80, "saving the model")
     data_hash = dataset_hash(history)

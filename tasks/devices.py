@@ -14,7 +14,7 @@ from kombu.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskplatform.core.db import get_engine, utcnow
-from taskplatform.core.errors import PermanentError, describe
+from taskplatform.core.errors import describe, permanent_on
 from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, body_text, record_dead_letters
 from taskplatform.devices.raw_queue import RASP_DATA
@@ -35,10 +35,8 @@ logger = logging.getLogger("taskplatform.devices")
 @app.task(name=TaskName.DEVICES_UPSERT.value)
 def upsert(reading: dict[str, Any]) -> dict[str, Any]:
     """Apply one health check (idempotent: an upsert keyed by `raspberry_id`)."""
-    try:
+    with permanent_on(InvalidMessage):
         parsed = parse_reading(reading)
-    except InvalidMessage as exc:
-        raise PermanentError(str(exc)) from exc
     apply_readings([(parsed, reading)])
     return {"raspberry_id": parsed.id, "device_url": f"/devices/{parsed.id}"}
 

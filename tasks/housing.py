@@ -8,7 +8,7 @@ from typing import Any
 # ml.housing (scikit-learn, pandas, matplotlib) is loaded here, in the worker's parent, once before it forks;
 # the API, which never imports tasks/, loads it only on a first training or pipeline prediction.
 from ml.housing import HousingDataError
-from taskplatform.core.errors import PermanentError
+from taskplatform.core.errors import PermanentError, permanent_on
 from taskplatform.core.object_store import get_bytes
 from taskplatform.housing.service import PREDICTOR, NoModel, train_and_register
 from taskplatform.messaging.celery_app import app
@@ -23,18 +23,14 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
     if body is None:
         raise PermanentError(f"dataset {dataset_key} is missing from the object store")
     self.report_progress(30, "training")
-    try:
+    with permanent_on(HousingDataError):
         outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id)
-    except HousingDataError as exc:
-        raise PermanentError(str(exc)) from exc
     return outcome.as_dict()
 
 
 @app.task(name=TaskName.HOUSING_PREDICT.value)
 def predict(dados: list[dict[str, Any]]) -> dict[str, Any]:
     """Predict prices with the active model (loaded once per worker process)."""
-    try:
+    with permanent_on(HousingDataError, NoModel):
         version, predictions = PREDICTOR.predict(dados)
-    except (HousingDataError, NoModel) as exc:
-        raise PermanentError(str(exc)) from exc
     return {"previsoes": predictions, "versao": version}

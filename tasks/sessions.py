@@ -16,7 +16,7 @@ from kombu import Consumer
 from kombu.message import Message
 
 from storage.s3 import ensure_bucket, s3_client
-from taskplatform.core.errors import PermanentError, is_transient
+from taskplatform.core.errors import is_transient, permanent_on
 from taskplatform.core.object_store import put_bytes, s3_location
 from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, settle_as_dead_letter
@@ -32,10 +32,8 @@ logger = logging.getLogger("taskplatform.sessions.messages")
 @app.task(name=TaskName.SESSIONS_PERSIST.value)
 def persist(session: dict[str, Any]) -> dict[str, Any]:
     """Store one session at its deterministic key (a retry overwrites it with the same bytes)."""
-    try:
+    with permanent_on(InvalidMessage):
         parsed = parse_session(session)
-    except InvalidMessage as exc:
-        raise PermanentError(str(exc)) from exc
     put_bytes(parsed.key, parsed.body, "application/json")
     return {"key": parsed.key, "bytes": len(parsed.body),
             "session_url": f"/sessions/{parsed.user_id}/{parsed.session_uuid}"}

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml.textgen import GenerationParams, chat_result, generate_reply, load_generator
-from taskplatform.core.errors import PermanentError
-from taskplatform.core.settings import get_settings
+from taskplatform.core.errors import permanent_on
 from taskplatform.messaging.celery_app import app
 from taskplatform.messaging.task_names import TaskName
+from taskplatform.textgen.generation import GenerationParams, model, reply
 
 
 @app.task(name=TaskName.TEXTGEN_GENERATE.value)
@@ -18,9 +17,7 @@ def generate(text: str, max_new_tokens: int = 48, temperature: float = 0.8) -> d
     The model is loaded on the first task of each worker process and kept (never at import,
     and not in `worker_process_init`, which must return within seconds).
     """
-    try:
+    with permanent_on(ValueError, FileNotFoundError):
         params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature)
-        generator = load_generator(get_settings().effective_textgen_model)
-    except (ValueError, FileNotFoundError) as exc:
-        raise PermanentError(str(exc)) from exc
-    return chat_result(generate_reply(generator, text, params))
+        generator = model()
+    return reply(generator, text, params)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep
 from api.enqueue import enqueue_or_503
 from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import (
@@ -43,13 +42,6 @@ Since = Annotated[IsoDatetime | None, UtcMoment,
                   Query(description="created at or after (ISO 8601; local TIMEZONE without offset)")]
 
 
-def _filters(settings: SettingsDep, queue: str | None, reason: str | None, since: datetime | None,
-             replayed: bool | None) -> DeadLetterFilter:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=settings.tz)
-    return DeadLetterFilter(queue=queue, reason=reason, since=since, replayed=replayed)
-
-
 def _replay(session: Session, letter: DeadLetter, body: object | None, response: Response) -> TaskAccepted:
     """Replay one letter as a unit of its own.
 
@@ -77,15 +69,14 @@ def _replay(session: Session, letter: DeadLetter, body: object | None, response:
 
 
 @router.get("/dead-letters", response_model=DeadLetterList)
-def dead_letters(session: SessionDep, settings: SettingsDep, queue: FilterText = None, reason: FilterText = None,
+def dead_letters(session: SessionDep, queue: FilterText = None, reason: FilterText = None,
                  since: Since = None, replayed: bool | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Offset = 0) -> DeadLetterList:
     """Dead letters, newest first, filtered by queue, reason, time and whether they were replayed."""
-    total, rows = list_dead_letters(session=session, filters=_filters(settings, queue, reason, since, replayed),
-                                    limit=limit, offset=offset)
-    return DeadLetterList(total=total, limit=limit, offset=offset,
-                          items=[DeadLetterOut.model_validate(r) for r in rows])
+    filters = DeadLetterFilter(queue=queue, reason=reason, since=since, replayed=replayed)
+    page = list_dead_letters(session=session, filters=filters, limit=limit, offset=offset)
+    return DeadLetterList.of(page, [DeadLetterOut.model_validate(r) for r in page.items])
 
 
 @router.get("/dead-letters/{letter_id:int}", response_model=DeadLetterOut, responses=NOT_FOUND)
@@ -114,16 +105,15 @@ def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response
     corrected = correction is not None and correction.body is not None
     try:
         return _replay(session, letter, correction.body if correction else None, response)
-    except InvalidMessage as exc:
+    except InvalidMessage as exc:  # a 422 naming the request's `body` field, whatever the message's own field
         which = "the corrected body" if corrected else "the stored body"
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", "body"],
-                                                      "msg": f"{which} cannot be applied: {exc}"}]) from None
+        raise InvalidMessage(exc.reason, f"{which} cannot be applied: {exc}", ("body",)) from None
     except AlreadyReplayed as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
 @router.post("/dead-letters/replay", response_model=BulkReplayOut, responses=ENQUEUE)
-def bulk_replay(session: SessionDep, settings: SettingsDep, queue: str | None = None,
+def bulk_replay(session: SessionDep, queue: str | None = None,
                 reason: str | None = None, since: Since = None, dry_run: bool = True,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> BulkReplayOut:
     """Replay every not-yet-replayed dead letter that matches (oldest first). `dry_run` (the default)
@@ -136,8 +126,8 @@ def bulk_replay(session: SessionDep, settings: SettingsDep, queue: str | None = 
     and still match, so calling again continues where it stopped; nothing is replayed twice, since
     a replayed letter no longer matches and a letter is claimed before its task is published.
     """
-    letters = matching_dead_letters(session=session, filters=_filters(settings, queue, reason, since, False),
-                                    limit=limit)
+    filters = DeadLetterFilter(queue=queue, reason=reason, since=since, replayed=False)
+    letters = matching_dead_letters(session=session, filters=filters, limit=limit)
     if dry_run:
         return BulkReplayOut(dry_run=True, matched=len(letters), replayed=[], failed=[])
     replayed: list[ReplayedLetter] = []

@@ -26,7 +26,7 @@ from taskplatform.devices.store import (
     stale_cutoff,
 )
 from taskplatform.messaging.celery_app import app as celery_app
-from taskplatform.messaging.raw_messages import InvalidMessage, json_object
+from taskplatform.messaging.raw_messages import json_object
 from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["devices"])
@@ -53,7 +53,7 @@ def _out(device: Any, cutoff: datetime) -> DeviceOut:
 
 
 def _reading(raw: bytes) -> dict[str, Any]:
-    """The decoded health check, validated, or InvalidMessage."""
+    """The decoded health check, validated, or InvalidMessage (a 422: `api.validation.answer_invalid_messages`)."""
     document = json_object(raw, what="a health check", max_bytes=get_settings().max_body_bytes_device_health)
     parse_reading(document)
     return document
@@ -68,11 +68,7 @@ async def post_health(request: Request, session: SessionDep, response: Response,
     Read strictly: `NaN` and `Infinity` are not JSON; integers must fit their columns; the fields without a
     column (kept in `extra`) take at most DEVICE_EXTRA_MAX_BYTES.
     """
-    try:
-        reading = _reading(await request.body())  # at most MAX_BODY_BYTES_DEVICE_HEALTH: quick
-    except InvalidMessage as exc:
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
-                                                      "msg": str(exc)}]) from None
+    reading = _reading(await request.body())  # at most MAX_BODY_BYTES_DEVICE_HEALTH: quick
     signature = celery_app.signature(TaskName.DEVICES_UPSERT.value, kwargs={"reading": reading})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
@@ -86,10 +82,9 @@ def devices(session: SessionDep, settings: SettingsDep, wifi_status: FilterText 
             offset: Offset = 0) -> DeviceList:
     """Every device's latest status, by id."""
     cutoff = stale_cutoff(datetime.now(UTC), settings.device_stale_after)
-    total, rows = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
-                               stale_before=cutoff, stale=stale)
-    return DeviceList(total=total, limit=limit, offset=offset, stale_after_s=settings.device_stale_after,
-                      items=[_out(d, cutoff) for d in rows])
+    page = list_devices(session=session, limit=limit, offset=offset, wifi_status=wifi_status,
+                        stale_before=cutoff, stale=stale)
+    return DeviceList.of(page, [_out(d, cutoff) for d in page.items], stale_after_s=settings.device_stale_after)
 
 
 @router.get("/devices/messages", response_model=list[DeviceMessageOut])

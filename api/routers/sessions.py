@@ -17,7 +17,7 @@ from storage.s3 import get_object
 from taskplatform.core.object_store import s3_location
 from taskplatform.core.settings import get_settings
 from taskplatform.messaging.celery_app import app as celery_app
-from taskplatform.messaging.raw_messages import InvalidMessage, json_object
+from taskplatform.messaging.raw_messages import json_object
 from taskplatform.messaging.task_names import TaskName
 from taskplatform.sessions.messages import parse_session
 
@@ -35,7 +35,7 @@ _SESSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"
 
 
 def _session(raw: bytes) -> tuple[dict[str, Any], str]:
-    """The decoded session and its object key, or InvalidMessage."""
+    """The decoded session and its object key, or InvalidMessage (a 422: `api.validation.answer_invalid_messages`)."""
     document = json_object(raw, what="a session", max_bytes=get_settings().max_body_bytes_sessions)
     return document, parse_session(document).key
 
@@ -49,11 +49,7 @@ async def post_session(request: Request, session: SessionDep, response: Response
     Read strictly: `NaN` and `Infinity` are not JSON, so a session holding them is a 422 (its stored copy would not
     be JSON); so are ids longer than SESSION_ID_MAX_LENGTH (the object key has a size limit).
     """
-    try:
-        document, key = await run_in_threadpool(_session, await request.body())
-    except InvalidMessage as exc:
-        raise HTTPException(status_code=422, detail=[{"type": exc.reason, "loc": ["body", *exc.loc],
-                                                      "msg": str(exc)}]) from None
+    document, key = await run_in_threadpool(_session, await request.body())
     signature = celery_app.signature(TaskName.SESSIONS_PERSIST.value, kwargs={"session": document})
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
                                    params={"key": key}, idempotency_key=idempotency_key)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep
 from api.schemas.errors import NOT_FOUND
 from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
@@ -29,7 +29,6 @@ def get_task(task_id: PathText, session: SessionDep) -> TaskDetailOut:
 @router.get("/tarefas", response_model=TaskListOut)
 def list_tasks(
     session: SessionDep,
-    settings: SettingsDep,
     state: TaskState | None = None,
     name: FilterText = None,
     queue: FilterText = None,
@@ -39,10 +38,6 @@ def list_tasks(
     offset: Offset = 0,
 ) -> TaskListOut:
     """Tasks, newest first, filtered by state, name, queue and creation time."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=settings.tz)
-    total, records = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue,
-                                                                           since=since),
-                                       limit=limit, offset=offset)
-    return TaskListOut(total=total, limit=limit, offset=offset,
-                       items=[TaskRecordOut.model_validate(r) for r in records])
+    page = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue, since=since),
+                             limit=limit, offset=offset)
+    return TaskListOut.of(page, [TaskRecordOut.model_validate(r) for r in page.items])

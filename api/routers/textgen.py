@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from api.deps import IdempotencyKey, SessionDep
 from api.enqueue import enqueue_or_503
 from api.schemas.errors import BAD_BODY, ENQUEUE, NOT_FOUND
-from ml.textgen import MAX_PROMPT_CHARS
 from taskplatform.ledger.records import get_task_record
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.task_names import TaskName
+from taskplatform.textgen.generation import MAX_NEW_TOKENS_RANGE, MAX_PROMPT_CHARS, TEMPERATURE_RANGE
 
 router = APIRouter(tags=["textgen"])
 
@@ -26,8 +26,10 @@ class PredictIn(BaseModel):
     #: No NUL character: the ledger's JSON columns refuse it on PostgreSQL (the Redis ledger keeps the prompt).
     text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, pattern=r"^[^\x00]*$",
                       examples=["Olá, você pode me ajudar?"])
-    max_new_tokens: StrictInt = Field(default=48, ge=1, le=256)
-    temperature: StrictFloat = Field(default=0.8, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
+    # The task's own limits (`GenerationParams`), checked before anything is queued.
+    max_new_tokens: StrictInt = Field(default=48, ge=MAX_NEW_TOKENS_RANGE[0], le=MAX_NEW_TOKENS_RANGE[1])
+    temperature: StrictFloat = Field(default=0.8, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1],
+                                     description="0 means greedy (deterministic)")
 
 
 class JobAccepted(BaseModel):

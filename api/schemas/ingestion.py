@@ -5,36 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from api.schemas.paging import PageOut
+from taskplatform.devices.store import COLUMNS, DeviceReading
+
+#: A `device_status` row's id and columns, typed as a reading declares them (every field required: a row has them
+#: all), so a field added to `DeviceReading` shows here without being listed again.
+_DeviceRow = create_model("_DeviceRow", __config__=ConfigDict(from_attributes=True), raspberry_id=(str, ...),
+                          **{name: (DeviceReading.model_fields[name].annotation, ...) for name in COLUMNS})
 
 
-class DeviceOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    raspberry_id: str
-    wifi_status: str | None
-    mem_usage: str | None
-    cpu_temp: str | None
-    led_internal_status: bool
-    led_external_status: bool
-    cpu_percent: float | None
-    gpio_used_count: int | None
-    spi_buses: Any | None
-    i2c_buses: Any | None
-    usb_devices_count: int | None
-    net_bytes_sent: int | None
-    net_bytes_recv: int | None
-    net_ifaces: Any | None
+class DeviceOut(_DeviceRow):  # type: ignore[misc,valid-type]
     extra: dict[str, Any] | None
     first_seen: datetime
     last_update: datetime
     stale: bool = False
 
 
-class DeviceList(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class DeviceList(PageOut):
     stale_after_s: int
     items: list[DeviceOut]
 
@@ -62,10 +51,7 @@ class DeadLetterOut(BaseModel):
     replay_task_id: str | None
 
 
-class DeadLetterList(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class DeadLetterList(PageOut):
     items: list[DeadLetterOut]
 
 

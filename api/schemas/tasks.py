@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.paging import PageOut
+
 
 class TaskAccepted(BaseModel):
     """Returned with 202 by every endpoint that enqueues a task."""
@@ -52,8 +54,5 @@ class TaskDetailOut(TaskRecordOut):
     events: list[TaskEventOut]
 
 
-class TaskListOut(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class TaskListOut(PageOut):
     items: list[TaskRecordOut]

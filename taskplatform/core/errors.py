@@ -8,6 +8,9 @@ fails at once and a raw-queue consumer sends the message to the dead-letter stor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -46,6 +49,16 @@ PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23", "42", "54"})
 
 class PermanentError(Exception):
     """Input a task can never process (retrying cannot help)."""
+
+
+@contextmanager
+def permanent_on(*errors: type[BaseException]) -> Iterator[None]:
+    """Inside the block, `errors` become a PermanentError with the same message (the original as its cause): a
+    task marks the faults of its input as not worth retrying."""
+    try:
+        yield
+    except errors as exc:
+        raise PermanentError(str(exc)) from exc
 
 
 def is_transient(exc: BaseException) -> bool:

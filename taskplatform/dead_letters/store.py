@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.paging import Page, fetch_page
 from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskState
@@ -119,13 +120,9 @@ def _filtered(filters: DeadLetterFilter) -> Select[tuple[DeadLetter]]:
     return query
 
 
-def list_dead_letters(*, session: Session, filters: DeadLetterFilter, limit: int,
-                      offset: int) -> tuple[int, list[DeadLetter]]:
-    query = _filtered(filters)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
-                           .limit(limit).offset(offset))
-    return total, list(rows)
+def list_dead_letters(*, session: Session, filters: DeadLetterFilter, limit: int, offset: int) -> Page[DeadLetter]:
+    return fetch_page(session, _filtered(filters), DeadLetter.created_at.desc(), DeadLetter.id.desc(),
+                      limit=limit, offset=offset)
 
 
 def matching_dead_letters(*, session: Session, filters: DeadLetterFilter, limit: int) -> list[DeadLetter]:

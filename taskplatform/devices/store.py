@@ -11,15 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from taskplatform.core.paging import Page, fetch_page
 from taskplatform.core.settings import get_settings
 from taskplatform.devices.models import DeviceMessage, DeviceStatus
 from taskplatform.ledger.records import dialect_insert
 from taskplatform.messaging.raw_messages import InvalidMessage, json_object
 
-#: Columns a reading may set; anything else the device sends is kept in `extra`.
-COLUMNS = ("wifi_status", "mem_usage", "cpu_temp", "led_internal_status", "led_external_status", "cpu_percent",
-           "gpio_used_count", "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent", "net_bytes_recv",
-           "net_ifaces")
 # The columns' ranges (taskplatform/*/models.py): a value beyond them fails the INSERT in the worker, after a 202.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -28,6 +25,8 @@ INT64_MAX = 2**63 - 1
 TEXT_NUMBER_LIMIT = 2**53 - 1
 
 
+# The one declaration of a device's fields: each field but `id` is a column of `device_status` (`COLUMNS`), and the
+# API's `DeviceOut` is built from them (the table, `taskplatform/devices/models.py`, is checked against them).
 class DeviceReading(BaseModel):
     """One health check, as the seed's devices publish it (`id` is the Raspberry Pi's id)."""
 
@@ -72,6 +71,11 @@ class DeviceReading(BaseModel):
                 raise ValueError(f"the fields without a column of their own ({len(self.model_extra)}, kept in "
                                  f"`extra`) take {size} bytes as JSON; at most {limit} (DEVICE_EXTRA_MAX_BYTES)")
         return self
+
+
+#: Columns a reading may set (every field but `id`, which is `raspberry_id`); anything else the device sends is
+#: kept in `extra`.
+COLUMNS = tuple(name for name in DeviceReading.model_fields if name != "id")
 
 
 def parse_reading(body: bytes | str | dict[str, Any]) -> DeviceReading:
@@ -131,16 +135,14 @@ def record_device_messages(*, connection: Connection, messages: Sequence[tuple[s
 
 
 def list_devices(*, session: Session, limit: int, offset: int, wifi_status: str | None,
-                 stale_before: datetime | None, stale: bool | None) -> tuple[int, list[DeviceStatus]]:
+                 stale_before: datetime | None, stale: bool | None) -> Page[DeviceStatus]:
     query = select(DeviceStatus)
     if wifi_status:
         query = query.where(DeviceStatus.wifi_status == wifi_status)
     if stale is not None and stale_before is not None:
         query = query.where(DeviceStatus.last_update < stale_before if stale
                             else DeviceStatus.last_update >= stale_before)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DeviceStatus.raspberry_id).limit(limit).offset(offset))
-    return total, list(rows)
+    return fetch_page(session, query, DeviceStatus.raspberry_id, limit=limit, offset=offset)
 
 
 def get_device(*, session: Session, raspberry_id: str) -> DeviceStatus | None:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import utcnow
+from taskplatform.core.paging import Page, fetch_page
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 
@@ -125,8 +126,7 @@ class TaskFilter:
     since: datetime | None = None
 
 
-def list_task_records(*, session: Session, filters: TaskFilter, limit: int,
-                      offset: int) -> tuple[int, list[TaskRecord]]:
+def list_task_records(*, session: Session, filters: TaskFilter, limit: int, offset: int) -> Page[TaskRecord]:
     """Matching records, newest first, with the total count of matches."""
     query = select(TaskRecord)
     if filters.state:
@@ -137,9 +137,7 @@ def list_task_records(*, session: Session, filters: TaskFilter, limit: int,
         query = query.where(TaskRecord.queue == filters.queue)
     if filters.since:
         query = query.where(TaskRecord.created_at >= filters.since)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(TaskRecord.created_at.desc(), TaskRecord.id).limit(limit).offset(offset))
-    return total, list(rows)
+    return fetch_page(session, query, TaskRecord.created_at.desc(), TaskRecord.id, limit=limit, offset=offset)
 
 
 def count_by_name_and_state(*, session: Session) -> list[tuple[str, str, int]]:

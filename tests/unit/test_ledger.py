@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
+from taskplatform.core.paging import Page
 from taskplatform.ledger import records as ledger
 from taskplatform.ledger.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskRecord
@@ -181,8 +182,8 @@ def listed(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
     return session
 
 
-def ids(result: tuple[int, list[TaskRecord]]) -> tuple[int, list[str]]:
-    return result[0], [r.id for r in result[1]]
+def ids(page: Page[TaskRecord]) -> tuple[int, list[str]]:
+    return page.total, [r.id for r in page.items]
 
 
 def test_list_all_newest_first(listed: Session) -> None:
