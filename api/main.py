@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,6 +26,7 @@ from api.routers import (
 )
 from api.schemas.openapi import complete_openapi
 from api.validation import answer_invalid_messages
+from storage.s3 import shared_clients
 from taskplatform.core.settings import Settings, get_settings
 
 # The domains' raw queues, registered with the platform, so dead letters from them replay as their tasks.
@@ -33,6 +36,12 @@ from taskplatform.sessions import raw_queue as _sessions_raw_queue  # noqa: F401
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async with shared_clients():  # the routes reuse one S3 client per location, closed at shutdown
+        yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        lifespan=_lifespan,
     )
     app.add_middleware(AccessMiddleware, verifier=Verifier.from_settings(settings),
                        textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
@@ -58,8 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = complete_openapi(
-                document_access(FastAPI.openapi(app), textgen_public=settings.textgen_public))
+            document = FastAPI.openapi(app)
+            for module in (checkins, sessions):  # what the app's settings limit
+                module.document_limits(document["paths"], settings)
+            app.openapi_schema = complete_openapi(document_access(document, textgen_public=settings.textgen_public))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from celery import bootsteps
-from kombu import Consumer
 from kombu.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +24,8 @@ from taskplatform.devices.store import (
 )
 from taskplatform.messaging.batches import apply_bisecting
 from taskplatform.messaging.celery_app import app
-from taskplatform.messaging.raw_messages import InvalidMessage, consumes_raw_queue
+from taskplatform.messaging.raw_consumer import RawQueueConsumer
+from taskplatform.messaging.raw_messages import InvalidMessage
 from taskplatform.messaging.task_names import TaskName
 
 logger = logging.getLogger("taskplatform.devices")
@@ -81,7 +80,7 @@ def _refused(item: Received, exc: BaseException) -> NewDeadLetter:
                          headers=dict(item.message.headers or {}) or None)
 
 
-class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
+class RaspDataConsumer(RawQueueConsumer):
     """Consumes the plain JSON the devices publish to `rasp_data` (pika, no content type).
 
     Messages are applied in batches: one multi-row upsert and commit, then every message of
@@ -95,33 +94,27 @@ class RaspDataConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     holds back the others nor comes back forever (`rasp_data` has no delivery limit).
     """
 
+    raw_queue = RASP_DATA
+    task_queue = "devices"
+
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.settings = get_settings()
-        self.enabled = consumes_raw_queue(parent, "devices")
         self.pending: list[Message] = []
         self.retry_at = 0.0
         self.backoff = 0.5
-        self.timer_entry: Any = None
 
-    def include_if(self, parent: Any) -> bool:
-        return bool(self.enabled)
+    def prefetch_count(self) -> int:
+        return self.settings.raw_prefetch
 
-    def get_consumers(self, channel: Any) -> list[Consumer]:
-        RASP_DATA.queue(channel).declare()
-        return [Consumer(channel, queues=[RASP_DATA.queue], on_message=self.on_message, accept=None,
-                         prefetch_count=self.settings.raw_prefetch)]
+    def timer_interval(self) -> float:
+        return self.settings.raw_flush_interval
 
-    def start(self, c: Any) -> None:
-        super().start(c)
-        self.timer_entry = c.timer.call_repeatedly(self.settings.raw_flush_interval, self.flush)
+    def on_timer(self) -> None:
+        self.flush()
 
-    def stop(self, c: Any) -> None:
+    def finish(self) -> None:
         # Warm shutdown: apply the batch in hand; whatever cannot be applied is redelivered.
         self.flush(force=True)
-        if self.timer_entry is not None:
-            self.timer_entry.cancel()
-        super().stop(c)
 
     def on_message(self, message: Message) -> None:
         self.pending.append(message)

@@ -11,20 +11,18 @@ from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from typing import Any
 
-from celery import bootsteps
-from kombu import Consumer
 from kombu.message import Message
 
 from storage.s3 import ensure_bucket, s3_client
 from taskplatform.core.errors import is_transient, permanent_on
 from taskplatform.core.object_store import put_bytes, s3_location
-from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, settle_as_dead_letter
 from taskplatform.messaging.celery_app import app
-from taskplatform.messaging.raw_messages import InvalidMessage, consumes_raw_queue
+from taskplatform.messaging.raw_consumer import RawQueueConsumer
+from taskplatform.messaging.raw_messages import InvalidMessage
 from taskplatform.messaging.task_names import TaskName
 from taskplatform.sessions.messages import SessionMessage, parse_session
-from taskplatform.sessions.raw_queue import RAW_SESSIONS, RAW_SESSIONS_DLQ
+from taskplatform.sessions.raw_queue import RAW_SESSIONS
 
 logger = logging.getLogger("taskplatform.sessions.messages")
 
@@ -39,7 +37,7 @@ def persist(session: dict[str, Any]) -> dict[str, Any]:
             "session_url": f"/sessions/{parsed.user_id}/{parsed.session_uuid}"}
 
 
-class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
+class RawSessionsConsumer(RawQueueConsumer):
     """Consumes `raw_sessions` (quorum, delivery limit 5) and stores each session in S3.
 
     Uploads run on an asyncio loop in a thread, up to `SESSIONS_IN_FLIGHT` at once; a
@@ -49,25 +47,25 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
     delivery limit RabbitMQ dead-letters it (policy) and it lands in the dead-letter store.
     """
 
+    raw_queue = RAW_SESSIONS
+    task_queue = "sessions"
+
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.settings = get_settings()
-        self.enabled = consumes_raw_queue(parent, "sessions")
         self.done: queue.SimpleQueue[tuple[Message, Future[None]]] = queue.SimpleQueue()
         self.in_flight = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: Any = None
         self.stack: AsyncExitStack | None = None
-        self.timer_entry: Any = None
 
-    def include_if(self, parent: Any) -> bool:
-        return bool(self.enabled)
+    def prefetch_count(self) -> int:
+        return self.settings.sessions_in_flight
 
-    def get_consumers(self, channel: Any) -> list[Consumer]:
-        RAW_SESSIONS.queue(channel).declare()
-        RAW_SESSIONS_DLQ(channel).declare()
-        return [Consumer(channel, queues=[RAW_SESSIONS.queue], on_message=self.on_message, accept=None,
-                         prefetch_count=self.settings.sessions_in_flight)]
+    def timer_interval(self) -> float:
+        return 0.02
+
+    def on_timer(self) -> None:
+        self.drain()
 
     def start(self, c: Any) -> None:
         if self.loop is None:
@@ -75,16 +73,12 @@ class RawSessionsConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
             threading.Thread(target=self.loop.run_forever, name="session-uploads", daemon=True).start()
             asyncio.run_coroutine_threadsafe(self._open_client(), self.loop).result(timeout=60)
         super().start(c)
-        self.timer_entry = c.timer.call_repeatedly(0.02, self.drain)
 
-    def stop(self, c: Any) -> None:
+    def finish(self) -> None:
         # Warm shutdown: let the uploads in flight finish and acknowledge them.
         deadline = time.monotonic() + 30
         while self.in_flight and time.monotonic() < deadline:
             self.drain(block=True)
-        if self.timer_entry is not None:
-            self.timer_entry.cancel()
-        super().stop(c)
 
     def shutdown(self, c: Any) -> None:
         super().shutdown(c)

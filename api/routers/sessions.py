@@ -15,7 +15,7 @@ from api.schemas.tasks import TaskAccepted
 from storage.keys import session_key
 from storage.s3 import get_object
 from taskplatform.core.object_store import s3_location
-from taskplatform.core.settings import get_settings
+from taskplatform.core.settings import Settings, get_settings
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.raw_messages import json_object
 from taskplatform.messaging.task_names import TaskName
@@ -23,15 +23,23 @@ from taskplatform.sessions.messages import parse_session
 
 router = APIRouter(tags=["sessions"])
 
-_LENGTH = get_settings().session_id_max_length
-# An integer id is used as its decimal text: at most _LENGTH characters, sign included.
-_ID = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": _LENGTH, "pattern": r"^(?!\.\.?$)[A-Za-z0-9._-]+$"},
-                 {"type": "integer", "minimum": 1 - 10 ** (_LENGTH - 1), "maximum": 10**_LENGTH - 1}]}
-_SESSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": storable({"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
-                        "properties": {"user_id": _ID, "session_uuid": _ID}}),
-    "example": {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
-                "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}}}}}
+
+def _id_schema(length: int) -> dict[str, Any]:
+    # An integer id is used as its decimal text: at most `length` characters, sign included.
+    return {"anyOf": [{"type": "string", "minLength": 1, "maxLength": length,
+                       "pattern": r"^(?!\.\.?$)[A-Za-z0-9._-]+$"},
+                      {"type": "integer", "minimum": 1 - 10 ** (length - 1), "maximum": 10**length - 1}]}
+
+
+def document_limits(paths: dict[str, Any], settings: Settings) -> None:
+    """The session body in the OpenAPI document, its ids limited to the app's SESSION_ID_MAX_LENGTH (the routes
+    are defined at import, before any settings are read)."""
+    ids = _id_schema(settings.session_id_max_length)
+    paths["/sessions"]["post"]["requestBody"] = {"required": True, "content": {"application/json": {
+        "schema": storable({"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
+                            "properties": {"user_id": ids, "session_uuid": ids}}),
+        "example": {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
+                    "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}}}}
 
 
 def _session(raw: bytes) -> tuple[dict[str, Any], str]:
@@ -40,8 +48,7 @@ def _session(raw: bytes) -> tuple[dict[str, Any], str]:
     return document, parse_session(document).key
 
 
-@router.post("/sessions", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
-             openapi_extra=_SESSION_BODY)
+@router.post("/sessions", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 async def post_session(request: Request, session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
     """Validate a session (the seed's format) and store it in the background.

@@ -75,12 +75,20 @@ def _regression() -> ModuleType:
     """ml.housing, which loads scikit-learn, pandas and matplotlib: imported on the first training or prediction
     from a pipeline, so a process that only predicts from the JSON form (the API) never loads them. A worker's
     parent imports it before forking (tasks/housing.py)."""
-    # scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
-    # predictions there) that its config cannot be propagated; we set none, so it is only noise.
-    warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
     import ml.housing
 
     return ml.housing
+
+
+def _pipeline_prices(pipeline: Any, spec: Any, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Prices from a scikit-learn pipeline (a model without a JSON form)."""
+    with warnings.catch_warnings():
+        # scikit-learn warns on every prediction made from a thread-pool thread (the API serves sync
+        # predictions there) that its config cannot be propagated; we set none, so it is only noise. Scoped to
+        # the call: a process-wide filter would hide that warning from everything else too.
+        warnings.filterwarnings("ignore", message=r".*should be used with .*Parallel", category=UserWarning)
+        prices: list[float] = _regression().predict_prices(pipeline, spec, rows, checked=True)
+        return prices
 
 
 class NoModel(LookupError):
@@ -194,7 +202,7 @@ class Predictor:
             asked = [rows[i] for i in missing]
             # raises HousingDataError for a price that is not finite: nothing of this call is cached then
             fresh = (finite_prices(asked, pricer.predict(asked), spec, pricer) if pricer is not None
-                     else _regression().predict_prices(model["pipeline"], spec, asked, checked=True))
+                     else _pipeline_prices(model["pipeline"], spec, asked))
             with self._lock:
                 for i, value in zip(missing, fresh, strict=True):
                     cached[i] = value

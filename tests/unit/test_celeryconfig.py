@@ -34,6 +34,19 @@ def load_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Modul
     get_settings.cache_clear()
 
 
+def test_importing_without_a_broker_is_harmless_and_configuring_celery_refuses_clearly(
+        load_config: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach caught: `import celeryconfig` reading the settings and raising (work at import time), or a worker
+    started without a broker failing with anything less clear than the refusal."""
+    for name in ("BROKER_URL", "RABBITMQ_URL", "RABBITMQ_HOST", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config()  # no error: nothing is read yet
+    app = Celery("no-broker-test", set_as_current=False)
+    app.config_from_object(config)
+    with pytest.raises(RuntimeError, match="No broker configured: set BROKER_URL"):
+        app.conf.broker_url  # noqa: B018 (Celery reads the module here, as a worker or beat does at start)
+
+
 @pytest.mark.parametrize(("interval", "expire"), [("1", 5), ("10", 30)])
 def test_redis_sweeps_unacked_messages_at_the_interval_and_a_dead_sweepers_lock_lapses(
         load_config: Callable[..., ModuleType], interval: str, expire: int) -> None:

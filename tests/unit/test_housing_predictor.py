@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,13 @@ def test_refresh_false_never_queries_and_no_model_is_an_error(registry: SlowRegi
     assert registry.calls == calls
     assert predictor.predict([ROW])[0] == "v1" and predictor.is_fresh()
     assert predictor.predict([ROW], refresh=False)[0] == "v1" and registry.calls == calls + 1
+
+
+def test_a_pipeline_prediction_leaves_the_warnings_filters_as_it_found_them(registry: SlowRegistry) -> None:
+    """Breach caught: the filter that hides scikit-learn's thread-pool warning installed for the whole process
+    (it hid that warning from everything else) instead of around the prediction that raises it."""
+    filters = list(warnings.filters)
+    predictor = housing.Predictor(flush_s=None)
+    [(_, prices)] = predict_from_threads(predictor, 1)
+    assert len(prices) == 1
+    assert warnings.filters == filters
