@@ -27,7 +27,7 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
         outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id)
     except HousingDataError as exc:
         raise PermanentError(str(exc)) from exc
-    return outcome.as_dict()
+    return {"version": outcome.version, "metrics": outcome.metrics, "features": outcome.features}
 
 
 @app.task(name=TaskName.HOUSING_PREDICT.value)
