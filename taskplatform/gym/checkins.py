@@ -84,7 +84,8 @@ def ingest_checkins(*, session: Session, aluno_ids: Sequence[int], instants: Seq
                                                                           "n": UNKNOWN_SAMPLE}))
     else:
         rows = json.dumps([[i, _sqlite_text(t)] for i, t in zip(aluno_ids, instants, strict=True)])
-        inserted = session.execute(_SQLITE_INGEST, {"rows": rows}).rowcount
+        # rowcount is exact on SQLite (psycopg reports -1 for an INSERT: the PostgreSQL path counts with RETURNING)
+        inserted = session.connection().execute(_SQLITE_INGEST, {"rows": rows}).rowcount
         unknown = session.scalar(_SQLITE_UNKNOWN_COUNT, {"rows": rows})
         sample = [] if not unknown else list(session.scalars(_SQLITE_UNKNOWN, {"rows": rows,
                                                                               "n": UNKNOWN_SAMPLE}))
