@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,14 +51,14 @@ def busy_day(students: int, day: date, tz: object, per_student: int = 10) -> lis
     return rows
 
 
-def load(engine: object, gym_students: list[tuple[int, str]], rows: list[tuple[int, str]]) -> None:
+def load(engine: Engine, gym_students: list[tuple[int, str]], rows: list[tuple[int, str]]) -> None:
     if gym_students:
-        with engine.begin() as connection:  # type: ignore[attr-defined]
-            upsert_alunos(connection=connection, alunos=gym_students)
+        with Session(engine) as session, session.begin():
+            upsert_alunos(session=session, alunos=gym_students)
     for offset in range(0, len(rows), 10_000):
         chunk = rows[offset:offset + 10_000]
-        with engine.begin() as connection:  # type: ignore[attr-defined]
-            ingest_checkins(connection=connection, aluno_ids=[i for i, _ in chunk], instants=[t for _, t in chunk])
+        with Session(engine) as session, session.begin():
+            ingest_checkins(session=session, aluno_ids=[i for i, _ in chunk], instants=[t for _, t in chunk])
 
 
 def run_task(api: httpx.Client, path: str, params: dict[str, str] | None = None) -> tuple[float, float, dict]:

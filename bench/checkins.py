@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 from kombu import Connection
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -186,8 +187,8 @@ def main() -> int:
     with bench_environment("checkins", object_store=False) as bench:
         broker_url, database_url, env = bench.broker_url, bench.database_url, bench.env
         engine = make_engine(database_url)
-        with engine.begin() as connection:
-            upsert_alunos(connection=connection, alunos=[(i, f"aluno {i}") for i in range(1, args.students + 1)])
+        with Session(engine) as session, session.begin():
+            upsert_alunos(session=session, alunos=[(i, f"aluno {i}") for i in range(1, args.students + 1)])
         rows = make_rows(args.students, args.rows)
         print(f"{len(rows):,} check-ins over {args.students:,} students; broker {broker_url.split('@')[-1]}, "
               f"database {database_url.split('@')[-1]}", flush=True)

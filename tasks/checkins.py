@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskplatform.core.db import get_engine
+from taskplatform.core.db import session_scope
 from taskplatform.core.errors import PermanentError
 from taskplatform.gym.checkins import ingest_checkins
 from taskplatform.messaging.celery_app import app
@@ -20,6 +20,6 @@ def ingest_batch(aluno_ids: list[int], instants: list[str]) -> dict[str, Any]:
     """
     if len(aluno_ids) != len(instants):
         raise PermanentError(f"malformed batch: {len(aluno_ids)} ids, {len(instants)} instants")
-    with get_engine().begin() as connection:
-        result = ingest_checkins(connection=connection, aluno_ids=aluno_ids, instants=instants)
+    with session_scope() as session:
+        result = ingest_checkins(session=session, aluno_ids=aluno_ids, instants=instants)
     return result.as_dict()

@@ -11,7 +11,7 @@ from typing import Any
 from kombu.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
-from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import describe, permanent_on
 from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, body_text, record_dead_letters
@@ -37,19 +37,19 @@ def upsert(reading: dict[str, Any]) -> dict[str, Any]:
     with permanent_on(InvalidMessage):
         parsed = parse_reading(reading)
     apply_readings([(parsed, reading)])
-    return {"raspberry_id": parsed.id, "device_url": f"/devices/{parsed.id}"}
+    return {"raspberry_id": parsed.id}
 
 
 def apply_readings(readings: list[tuple[DeviceReading, Any]], letters: list[NewDeadLetter] | None = None) -> None:
     """Upsert the readings, keep their raw bodies, and store dead letters: one transaction."""
     now = utcnow()
     settings = get_settings()
-    with get_engine().begin() as connection:
-        upsert_device_statuses(connection=connection, readings=[(r, now) for r, _ in readings])
-        record_device_messages(connection=connection, keep=settings.device_messages_kept,
+    with session_scope() as session:
+        upsert_device_statuses(session=session, readings=[(r, now) for r, _ in readings])
+        record_device_messages(session=session, keep=settings.device_messages_kept,
                                messages=[(r.id, body_text(b) if isinstance(b, bytes | str) else r.model_dump_json(),
                                           now) for r, b in readings])
-        record_dead_letters(connection=connection, letters=letters or [])
+        record_dead_letters(session=session, letters=letters or [])
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ class RaspDataConsumer(RawQueueConsumer):
     def _dead_letter(letters: list[NewDeadLetter]) -> bool:
         """Store the refused messages as dead letters (one transaction); False if the store is unavailable."""
         try:
-            with get_engine().begin() as connection:
-                record_dead_letters(connection=connection, letters=letters)
+            with session_scope() as session:
+                record_dead_letters(session=session, letters=letters)
         except Exception:
             logger.exception("could not store %d refused device messages as dead letters", len(letters))
             return False

@@ -25,7 +25,7 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
     self.report_progress(30, "training")
     with permanent_on(HousingDataError):
         outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id)
-    return outcome.as_dict()
+    return {"version": outcome.version, "metrics": outcome.metrics, "features": outcome.features}
 
 
 @app.task(name=TaskName.HOUSING_PREDICT.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.db import session_factory, utcnow
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.redelivery import redeliver_lost
 from taskplatform.ledger.retention import purge_expired
@@ -17,7 +17,7 @@ def purge(self: Any) -> dict[str, int]:
     """Delete finished task records older than TASK_RETENTION_DAYS and dead letters replayed more than
     DEAD_LETTER_RETENTION_DAYS ago. Idempotent: a second run finds nothing more to delete."""
     settings = get_settings()
-    return purge_expired(get_engine(), now=utcnow(), task_days=settings.task_retention_days,
+    return purge_expired(session_factory(), now=utcnow(), task_days=settings.task_retention_days,
                          dead_letter_days=settings.dead_letter_retention_days).as_dict()
 
 
@@ -33,5 +33,5 @@ def redeliver(self: Any) -> dict[str, Any]:
     settings = get_settings()
     if settings.broker_kind != "redis":
         return {"redelivered": [], "reason": "only the Redis broker can lose a delivered message"}
-    ids = redeliver_lost(get_engine(), _publish, now=utcnow(), after_s=settings.task_redeliver_after)
+    ids = redeliver_lost(session_factory(), _publish, now=utcnow(), after_s=settings.task_redeliver_after)
     return {"redelivered": ids}

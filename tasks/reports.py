@@ -7,7 +7,7 @@ from typing import Any
 
 from ml.attendance import build_daily_report, hourly_chart_png
 from storage.keys import daily_report_chart_key
-from taskplatform.core.db import get_engine
+from taskplatform.core.db import session_scope
 from taskplatform.core.object_store import put_bytes
 from taskplatform.core.settings import get_settings
 from taskplatform.gym.reports import (
@@ -32,16 +32,16 @@ def daily(self: Any, data: str | None = None) -> dict[str, Any]:
     day = date.fromisoformat(data) if data else datetime.now(tz).date()
     start, end = local_day_bounds(day, tz)
     week_start, week_end = local_day_bounds(date.fromordinal(day.toordinal() - 7), tz)
-    with get_engine().connect() as connection:
-        checkins = day_checkins(connection=connection, start=start, end=end)
-        new_students = count_new_students(connection=connection, start=start, end=end)
-        previous = count_checkins(connection=connection, start=week_start, end=week_end)
+    with session_scope() as session:
+        checkins = day_checkins(session=session, start=start, end=end)
+        new_students = count_new_students(session=session, start=start, end=end)
+        previous = count_checkins(session=session, start=week_start, end=week_end)
     report = build_daily_report(day=day, tz=tz, checkins=checkins, new_students=new_students,
                                 previous_week_total=previous)
     chart_key = daily_report_chart_key(day)
     put_bytes(chart_key, hourly_chart_png(report), "image/png")
-    with get_engine().begin() as connection:
-        upsert_daily_report(connection=connection, day=day, content=report, chart_key=chart_key,
+    with session_scope() as session:
+        upsert_daily_report(session=session, day=day, content=report, chart_key=chart_key,
                             task_id=self.request.id)
     return {"data": day.isoformat(), "total_checkins": report["total_checkins"],
-            "distinct_students": report["distinct_students"], "report_url": f"/relatorio/diario/{day.isoformat()}"}
+            "distinct_students": report["distinct_students"]}

@@ -33,8 +33,8 @@ def persist(session: dict[str, Any]) -> dict[str, Any]:
     with permanent_on(InvalidMessage):
         parsed = parse_session(session)
     put_bytes(parsed.key, parsed.body, "application/json")
-    return {"key": parsed.key, "bytes": len(parsed.body),
-            "session_url": f"/sessions/{parsed.user_id}/{parsed.session_uuid}"}
+    return {"key": parsed.key, "bytes": len(parsed.body), "user_id": parsed.user_id,
+            "session_uuid": parsed.session_uuid}
 
 
 class RawSessionsConsumer(RawQueueConsumer):

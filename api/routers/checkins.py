@@ -88,6 +88,6 @@ def upsert_students(
 ) -> AlunosUpserted:
     """Create or rename students in bulk (idempotent; the last entry for an id wins)."""
     latest = {item.aluno_id: item.nome for item in body}
-    count = upsert_alunos(connection=session.connection(), alunos=list(latest.items()))
+    count = upsert_alunos(session=session, alunos=list(latest.items()))
     session.commit()
     return AlunosUpserted(upserted=count)

@@ -19,6 +19,7 @@ from api.schemas.housing import (
     prediction_body_schema,
     training_body_schema,
     training_example,
+    training_out,
 )
 from api.schemas.reports import ModelVersionOut
 from api.schemas.tasks import TaskAccepted
@@ -27,14 +28,15 @@ from ml.housing_csv import rows_from_csv
 from ml.housing_data import HousingDataError, check_prediction_rows, infer_features, rows_hash
 from storage.keys import dataset_key, model_plot_key
 from storage.s3 import get_object, put_object
-from taskplatform.core.db import get_engine, new_session
+from taskplatform.core.db import session_scope
 from taskplatform.core.object_store import s3_location
 from taskplatform.housing.service import KIND, PREDICTOR, NoModel, train_and_register
 from taskplatform.ledger.idempotency import ScopedKey
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.task_names import TaskName
 from taskplatform.registry.artifacts import ArtifactRefused, ArtifactWriteDenied
-from taskplatform.registry.versions import activate_version, get_version, list_versions, record_decision
+from taskplatform.registry.flow import activate
+from taskplatform.registry.versions import list_versions
 
 router = APIRouter(tags=["housing"])
 
@@ -118,7 +120,7 @@ async def treinar(request: Request, session: SessionDep, settings: SettingsDep, 
             raise _data_error(exc) from None
         except ArtifactWriteDenied as exc:  # this API may only read models (MODELS_S3_* read-only keys)
             raise HTTPException(status_code=503, detail=str(exc)) from None
-        return outcome.as_dict()
+        return training_out(outcome.version, outcome.metrics, outcome.features)
     key = dataset_key(KIND, rows_hash(rows, target=target))
     await put_object(s3_location(settings), key, json.dumps(rows).encode(), "application/json")
     signature = celery_app.signature(TaskName.HOUSING_TRAIN.value, kwargs={"dataset_key": key, "target": target})
@@ -131,7 +133,9 @@ def _enqueue_prediction(rows: list[dict[str, Any]], response: Response,
                         idempotency_key: ScopedKey | None) -> TaskAccepted:
     _, model = PREDICTOR.active()
     check_prediction_rows(rows, model["spec"])
-    with new_session() as session:
+    # Its own session, not a SessionDep: a route dependency would cost every synchronous prediction a
+    # thread hop, and only this branch writes to the ledger.
+    with session_scope() as session:
         signature = celery_app.signature(TaskName.HOUSING_PREDICT.value, kwargs={"dados": rows})
         return enqueue_or_503(session=session, response=response, signature=signature, params={"rows": len(rows)},
                               idempotency_key=idempotency_key)
@@ -184,13 +188,11 @@ def housing_models(session: SessionDep) -> list[ModelVersionOut]:
 @router.post("/modelos/imoveis/{versao}/ativar", response_model=ModelVersionOut, responses=NOT_FOUND)
 def activate_housing_model(versao: PathText, session: SessionDep) -> ModelVersionOut:
     """Make an earlier version the active one (workers and API replicas pick it up within seconds)."""
-    with get_engine().begin() as connection:
-        if get_version(connection=connection, kind=KIND, version=versao) is None:
-            raise HTTPException(status_code=404, detail=f"unknown model version {versao!r}")
-        activate_version(connection=connection, kind=KIND, version=versao)
-        record_decision(connection=connection, kind=KIND, version=versao, decision="activated by request")
-    found = get_version(connection=session, kind=KIND, version=versao)
-    return ModelVersionOut.model_validate(found)
+    activated = activate(session=session, kind=KIND, version=versao, reason="activated by request")
+    if activated is None:
+        raise HTTPException(status_code=404, detail=f"unknown model version {versao!r}")
+    session.commit()
+    return ModelVersionOut.model_validate(activated)
 
 
 @router.get("/modelos/imoveis/{versao}/grafico.png", response_class=Response,

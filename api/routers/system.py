@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api.auth import shows_details
 from api.deps import SettingsDep
-from taskplatform.core.db import new_session
+from taskplatform.core.db import session_scope
 from taskplatform.core.health import check_broker, check_database, check_object_store, check_workers
 from taskplatform.core.metrics import PlatformCollector
 from taskplatform.core.settings import get_settings
@@ -94,7 +94,7 @@ async def status(settings: SettingsDep, request: Request, response: Response) ->
 def _active_models() -> dict[str, Any]:
     """Each model kind's active version: when it was trained, its metrics, predictions served."""
     try:
-        with new_session() as session:
+        with session_scope() as session:
             active = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))).all()
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -10,10 +10,18 @@ from api.deps import SessionDep
 from api.schemas.errors import NOT_FOUND
 from api.schemas.params import IsoDatetime
 from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskRecordOut
+from api.task_results import present_result
 from api.validation import FilterText, Offset, PathText, UtcMoment
+from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskFilter, TaskState, get_task_record, list_task_records, task_events
 
 router = APIRouter(tags=["tasks"])
+
+
+def _record_out(record: TaskRecord) -> TaskRecordOut:
+    out = TaskRecordOut.model_validate(record)
+    out.result = present_result(record.name, out.result)
+    return out
 
 
 @router.get("/tarefa/{task_id}", response_model=TaskDetailOut, responses=NOT_FOUND)
@@ -23,7 +31,7 @@ def get_task(task_id: PathText, session: SessionDep) -> TaskDetailOut:
     if record is None:
         raise HTTPException(status_code=404, detail=f"unknown task id {task_id!r}")
     events = [TaskEventOut.model_validate(e) for e in task_events(session=session, task_id=task_id)]
-    return TaskDetailOut(**TaskRecordOut.model_validate(record).model_dump(), events=events)
+    return TaskDetailOut(**_record_out(record).model_dump(), events=events)
 
 
 @router.get("/tarefas", response_model=TaskListOut)
@@ -40,4 +48,4 @@ def list_tasks(
     """Tasks, newest first, filtered by state, name, queue and creation time."""
     page = list_task_records(session=session, filters=TaskFilter(state=state, name=name, queue=queue, since=since),
                              limit=limit, offset=offset)
-    return TaskListOut.of(page, [TaskRecordOut.model_validate(r) for r in page.items])
+    return TaskListOut.of(page, [_record_out(r) for r in page.items])

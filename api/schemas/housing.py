@@ -22,6 +22,15 @@ class TrainingOut(BaseModel):
     grafico_url: str
 
 
+def plot_url(version: str) -> str:
+    return f"/modelos/imoveis/{version}/grafico.png"
+
+
+def training_out(version: str, metrics: dict[str, float], features: dict[str, list[str]]) -> dict[str, Any]:
+    """A training's outcome in the API's words (`TrainingOut`), with the URL of its plot."""
+    return {"versao": version, "metricas": metrics, "features": features, "grafico_url": plot_url(version)}
+
+
 def training_example(n: int = MIN_TRAIN_ROWS + 4) -> dict[str, Any]:
     """A small data set that trains (the columns of `/prever`'s example, and `preco`)."""
     rows: list[dict[str, Any]] = [{"area_m2": 40 + 7 * i, "quartos": 1 + i % 4, "banheiros": 1 + i % 2, "vagas": i % 3,

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -84,12 +85,13 @@ def get_engine() -> Engine:
 
 
 @lru_cache
-def _session_factory() -> sessionmaker[Session]:
+def session_factory() -> sessionmaker[Session]:
+    """This process's sessions; `session_factory().begin()` is one transaction (for code that runs several)."""
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
 def new_session() -> Session:
-    return _session_factory()()
+    return session_factory()()
 
 
 @contextmanager
@@ -104,6 +106,16 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """`INSERT` with `ON CONFLICT` support for the session's database (PostgreSQL or SQLite)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"database {name!r} is not supported (use PostgreSQL or SQLite)")
 
 
 def reset_after_fork() -> None:

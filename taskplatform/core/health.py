@@ -8,7 +8,7 @@ from kombu import Connection
 from sqlalchemy import text
 
 from storage.s3 import check_bucket
-from taskplatform.core.db import get_engine
+from taskplatform.core.db import session_scope
 from taskplatform.core.object_store import s3_location
 from taskplatform.core.settings import Settings, redact_url
 from taskplatform.messaging.worker_status import Inspection
@@ -21,9 +21,10 @@ def _reason(exc: BaseException) -> str:
 def check_database(settings: Settings) -> dict[str, Any]:
     result: dict[str, Any] = {"url": redact_url(settings.effective_database_url)}
     try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return {"ok": True, **result, "dialect": get_engine().dialect.name}
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+            dialect = session.get_bind().dialect.name
+        return {"ok": True, **result, "dialect": dialect}
     except Exception as exc:
         return {"ok": False, **result, "reason": _reason(exc)}
 

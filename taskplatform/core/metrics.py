@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
-from taskplatform.core.db import new_session
+from taskplatform.core.db import session_scope
 from taskplatform.core.settings import Settings
 from taskplatform.dead_letters.store import count_by_queue
 from taskplatform.ledger.models import TaskRecord
@@ -46,7 +46,7 @@ class PlatformCollector(Collector):
                                   labels=["name", "state"])
         durations = HistogramMetricFamily("taskplatform_task_duration_seconds",
                                           "Run time of finished tasks, by name", labels=["name"])
-        with new_session() as session:
+        with session_scope() as session:
             for name, state, count in count_by_name_and_state(session=session):
                 tasks.add_metric([name, state], count)
             runtime = TaskRecord.runtime_s

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.paging import Page, fetch_page
 from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskRecord
@@ -74,11 +74,11 @@ class NewDeadLetter:
     headers: dict[str, Any] | None = None
 
 
-def record_dead_letters(*, connection: Connection, letters: Sequence[NewDeadLetter]) -> None:
+def record_dead_letters(*, session: Session, letters: Sequence[NewDeadLetter]) -> None:
     if not letters:
         return
     now = utcnow()
-    connection.execute(insert(DeadLetter.__table__), [
+    session.execute(insert(DeadLetter.__table__), [
         {"queue": d.queue, "reason": d.reason, "body": body_text(d.body),
          "error": _printable(d.error[:4000]) if d.error else None, "task_name": d.task_name, "attempts": d.attempts,
          "headers": _json_headers(d.headers), "created_at": now}
@@ -89,8 +89,8 @@ def settle_as_dead_letter(message: Any, letter: NewDeadLetter) -> None:
     """Store `letter`, then acknowledge its broker message; if the store is down, requeue it instead
     (a message is never dropped for want of a place to put it)."""
     try:
-        with get_engine().begin() as connection:
-            record_dead_letters(connection=connection, letters=[letter])
+        with session_scope() as session:
+            record_dead_letters(session=session, letters=[letter])
     except Exception:
         logger.exception("could not store a dead letter from %s; the message goes back to its queue", letter.queue)
         message.requeue()

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from taskplatform.core.db import dialect_insert
 from taskplatform.core.paging import Page, fetch_page
 from taskplatform.core.settings import get_settings
 from taskplatform.devices.models import DeviceMessage, DeviceStatus
-from taskplatform.ledger.records import dialect_insert
 from taskplatform.messaging.raw_messages import InvalidMessage, json_object
 
 # The columns' ranges (taskplatform/*/models.py): a value beyond them fails the INSERT in the worker, after a 202.
@@ -102,7 +102,7 @@ def _merge(readings: Sequence[tuple[DeviceReading, datetime]]) -> dict[str, dict
     return rows
 
 
-def upsert_device_statuses(*, connection: Connection, readings: Sequence[tuple[DeviceReading, datetime]]) -> int:
+def upsert_device_statuses(*, session: Session, readings: Sequence[tuple[DeviceReading, datetime]]) -> int:
     """Apply a batch in one statement per set of fields; returns the number of devices written."""
     table = DeviceStatus.__table__
     merged = _merge(readings)
@@ -113,25 +113,25 @@ def upsert_device_statuses(*, connection: Connection, readings: Sequence[tuple[D
     for shape, rows in by_shape.items():
         # One cached statement, rows as parameters: SQLAlchemy batches them into multi-row VALUES
         # ("insertmanyvalues") without compiling a new statement for every batch size.
-        stmt = dialect_insert(connection, table)
+        stmt = dialect_insert(session, table)
         changes: dict[str, Any] = {c: stmt.excluded[c] for c in shape if c in COLUMNS or c == "last_update"}
         if "extra" in shape:
             changes["extra"] = func.coalesce(stmt.excluded.extra, table.c.extra)
         stmt = stmt.on_conflict_do_update(index_elements=[table.c.raspberry_id], set_=changes)
-        connection.execute(stmt, [{**r, "first_seen": r["last_update"]} for r in rows])
+        session.execute(stmt, [{**r, "first_seen": r["last_update"]} for r in rows])
     return len(merged)
 
 
-def record_device_messages(*, connection: Connection, messages: Sequence[tuple[str | None, str, datetime]],
+def record_device_messages(*, session: Session, messages: Sequence[tuple[str | None, str, datetime]],
                            keep: int) -> None:
     """Append raw messages and drop all but the newest `keep` (the seed's list, bounded)."""
     messages = messages[-keep:]  # older ones would be deleted at once
     if not messages:
         return
-    connection.execute(insert(DeviceMessage.__table__), [
+    session.execute(insert(DeviceMessage.__table__), [
         {"raspberry_id": rid, "body": body[:20_000], "received_at": at} for rid, body, at in messages])
-    newest = connection.scalar(select(func.max(DeviceMessage.id))) or 0
-    connection.execute(delete(DeviceMessage.__table__).where(DeviceMessage.id <= newest - keep))
+    newest = session.scalar(select(func.max(DeviceMessage.id))) or 0
+    session.execute(delete(DeviceMessage.__table__).where(DeviceMessage.id <= newest - keep))
 
 
 def list_devices(*, session: Session, limit: int, offset: int, wifi_status: str | None,

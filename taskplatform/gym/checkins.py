@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from taskplatform.core.db import utcnow
+from taskplatform.core.db import dialect_insert, utcnow
 from taskplatform.gym.models import Aluno
-from taskplatform.ledger.records import dialect_insert
 
 #: How many unknown student ids a result lists (the count is always exact).
 UNKNOWN_SAMPLE = 100
@@ -71,38 +71,39 @@ def _sqlite_text(instant: str) -> str:
     return datetime.fromisoformat(instant).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def ingest_checkins(*, connection: Connection, aluno_ids: Sequence[int], instants: Sequence[str]) -> IngestResult:
+def ingest_checkins(*, session: Session, aluno_ids: Sequence[int], instants: Sequence[str]) -> IngestResult:
     """Insert a batch of check-ins in one statement; re-running it inserts nothing.
 
     `instants` are ISO 8601 strings with an offset, one per id.
     """
     if len(aluno_ids) != len(instants):
         raise ValueError(f"{len(aluno_ids)} student ids but {len(instants)} instants")
-    if connection.dialect.name == "postgresql":
-        inserted, unknown = connection.execute(_PG_INGEST, {"ids": list(aluno_ids), "instants": list(instants)}).one()
-        sample = [] if not unknown else list(connection.scalars(_PG_UNKNOWN, {"ids": list(aluno_ids),
-                                                                             "n": UNKNOWN_SAMPLE}))
+    if session.get_bind().dialect.name == "postgresql":
+        inserted, unknown = session.execute(_PG_INGEST, {"ids": list(aluno_ids), "instants": list(instants)}).one()
+        sample = [] if not unknown else list(session.scalars(_PG_UNKNOWN, {"ids": list(aluno_ids),
+                                                                          "n": UNKNOWN_SAMPLE}))
     else:
         rows = json.dumps([[i, _sqlite_text(t)] for i, t in zip(aluno_ids, instants, strict=True)])
-        inserted = connection.execute(_SQLITE_INGEST, {"rows": rows}).rowcount
-        unknown = connection.scalar(_SQLITE_UNKNOWN_COUNT, {"rows": rows})
-        sample = [] if not unknown else list(connection.scalars(_SQLITE_UNKNOWN, {"rows": rows,
-                                                                                 "n": UNKNOWN_SAMPLE}))
+        # rowcount is exact on SQLite (psycopg reports -1 for an INSERT: the PostgreSQL path counts with RETURNING)
+        inserted = session.connection().execute(_SQLITE_INGEST, {"rows": rows}).rowcount
+        unknown = session.scalar(_SQLITE_UNKNOWN_COUNT, {"rows": rows})
+        sample = [] if not unknown else list(session.scalars(_SQLITE_UNKNOWN, {"rows": rows,
+                                                                              "n": UNKNOWN_SAMPLE}))
     unknown = int(unknown or 0)
     inserted = int(inserted)
     return IngestResult(inserted=inserted, duplicates=len(aluno_ids) - inserted - unknown, unknown=unknown,
                         unknown_aluno_ids=[int(i) for i in sample])
 
 
-def upsert_alunos(*, connection: Connection, alunos: Sequence[tuple[int, str | None]]) -> int:
+def upsert_alunos(*, session: Session, alunos: Sequence[tuple[int, str | None]]) -> int:
     """Create or rename students in one statement; returns how many were written."""
     if not alunos:
         return 0
     now = utcnow()
     table = Aluno.__table__
-    stmt = dialect_insert(connection, table)
+    stmt = dialect_insert(session, table)
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.id],
                                       set_={"nome": stmt.excluded.nome, "updated_at": now})
     # Rows as parameters of one cached statement (batched by SQLAlchemy), not a new 10,000-row statement.
-    connection.execute(stmt, [{"id": i, "nome": nome, "created_at": now, "updated_at": now} for i, nome in alunos])
+    session.execute(stmt, [{"id": i, "nome": nome, "created_at": now, "updated_at": now} for i, nome in alunos])
     return len(alunos)

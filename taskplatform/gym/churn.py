@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from taskplatform.gym.models import Aluno, ChurnScore
@@ -18,8 +18,9 @@ _EPOCH = {
 }
 
 
-def checkin_arrays(*, connection: Connection) -> tuple[np.ndarray, np.ndarray]:
+def checkin_arrays(*, session: Session) -> tuple[np.ndarray, np.ndarray]:
     """Every check-in as two int64 arrays (student ids, UTC epoch seconds), read in one pass."""
+    connection = session.connection()
     epoch = _EPOCH[connection.dialect.name]
     # Plain DB-API tuples: numpy converts them 30x faster than SQLAlchemy Row objects.
     rows = connection.exec_driver_sql(f"SELECT aluno_id, {epoch} FROM checkins").cursor.fetchall()  # noqa: S608
@@ -29,11 +30,11 @@ def checkin_arrays(*, connection: Connection) -> tuple[np.ndarray, np.ndarray]:
     return table[:, 0], table[:, 1]
 
 
-def replace_scores(*, connection: Connection, scores: Sequence[Any], model_version: str, scored_at: datetime) -> int:
+def replace_scores(*, session: Session, scores: Sequence[Any], model_version: str, scored_at: datetime) -> int:
     """Swap in a full scoring run (one transaction: readers see the old or the new run)."""
-    connection.execute(delete(ChurnScore.__table__))
+    session.execute(delete(ChurnScore.__table__))
     if scores:
-        connection.execute(insert(ChurnScore.__table__), [
+        session.execute(insert(ChurnScore.__table__), [
             {"aluno_id": s.aluno_id, "probability": float(s.probability), "reasons": list(s.reasons),
              "model_version": model_version, "scored_at": scored_at} for s in scores])
     return len(scores)

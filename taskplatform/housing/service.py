@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import update
-
 from ml.housing_data import HousingDataError, check_prediction_rows, rows_hash
 from ml.housing_linear import NotLinear, compile_pricer, finite_prices, linear_model_from_json, linear_model_json
 from storage.keys import model_plot_key
-from taskplatform.core.db import get_engine
+from taskplatform.core.db import session_scope
 from taskplatform.core.object_store import put_bytes
 from taskplatform.core.settings import get_settings
 from taskplatform.registry.artifacts import load_active, save_artifact
+from taskplatform.registry.flow import Candidate, Decision, register_and_decide
 from taskplatform.registry.models import ModelVersion
-from taskplatform.registry.versions import activate_version, record_decision, register_version, version_id
+from taskplatform.registry.versions import add_predictions_served, version_id
 
 KIND = "housing"
 logger = logging.getLogger("taskplatform.housing.service")
@@ -101,9 +100,10 @@ class TrainingOutcome:
     metrics: dict[str, float]
     features: dict[str, list[str]]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"versao": self.version, "metricas": self.metrics, "features": self.features,
-                "grafico_url": f"/modelos/imoveis/{self.version}/grafico.png"}
+
+def activate_newly_trained(candidate: Candidate, active: ModelVersion | None) -> Decision:
+    """Housing's promotion rule: a newly trained model is what the user asked for, so it becomes active."""
+    return Decision(True, "activated: newly trained")
 
 
 def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_id: str | None) -> TrainingOutcome:
@@ -121,12 +121,10 @@ def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_i
     put_bytes(model_plot_key(KIND, version), regression.prediction_plot_png(
         model.holdout_actual, model.holdout_predicted, title=f"{version}: predicted vs actual (held-out rows)"),
         "image/png")
-    with get_engine().begin() as connection:
-        register_version(connection=connection, kind=KIND, version=version, artifact_key=stored.key,
-                         artifact_sha256=stored.sha256, json_sha256=stored.json_sha256,
-                         metrics=model.metrics, params=model.params, data_hash=data_hash, task_id=task_id)
-        activate_version(connection=connection, kind=KIND, version=version)
-        record_decision(connection=connection, kind=KIND, version=version, decision="activated: newly trained")
+    candidate = Candidate(kind=KIND, version=version, stored=stored, metrics=model.metrics, params=model.params,
+                          data_hash=data_hash, task_id=task_id)
+    with session_scope() as session:
+        register_and_decide(session=session, candidate=candidate, rule=activate_newly_trained)
     return TrainingOutcome(version, model.metrics, {"numeric": model.spec.numeric,
                                                     "categorical": model.spec.categorical})
 
@@ -177,8 +175,8 @@ class Predictor:
             try:
                 if not self.is_fresh():
                     checked = time.monotonic()
-                    with get_engine().connect() as connection:
-                        loaded = load_active(KIND, connection=connection, decode_json=_from_plain)
+                    with session_scope() as session:
+                        loaded = load_active(KIND, session=session, decode_json=_from_plain)
                     with self._lock:
                         self._active, self._checked = loaded, checked
             finally:
@@ -235,12 +233,9 @@ class Predictor:
             served, self._served = self._served, {}
         if not served:
             return
-        table = ModelVersion.__table__
         try:
-            with get_engine().begin() as connection:
-                for version, count in served.items():
-                    connection.execute(update(table).where(table.c.kind == KIND, table.c.version == version)
-                                       .values(predictions_served=table.c.predictions_served + count))
+            with session_scope() as session:
+                add_predictions_served(session=session, kind=KIND, served=served)
         except Exception:
             with self._lock:
                 for version, count in served.items():
@@ -251,4 +246,4 @@ class Predictor:
 PREDICTOR = Predictor()
 
 __all__ = ("KIND", "PREDICTOR", "HousingDataError", "NoModel", "PriceCache", "Predictor", "TrainingOutcome",
-           "train_and_register")
+           "activate_newly_trained", "train_and_register")

@@ -7,11 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, null, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, insert, null, select
 from sqlalchemy.orm import Session
 
-from taskplatform.core.db import utcnow
+from taskplatform.core.db import dialect_insert, utcnow
 from taskplatform.core.paging import Page, fetch_page
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
@@ -30,16 +29,6 @@ class TaskState(StrEnum):
 
 
 FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
-
-
-def dialect_insert(bind: Connection | Session, table: Any) -> Any:
-    """`INSERT` with `ON CONFLICT` support for the bound dialect (PostgreSQL or SQLite)."""
-    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"database {name!r} is not supported (use PostgreSQL or SQLite)")
 
 
 def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
@@ -80,7 +69,7 @@ def delete_task_record(*, session: Session, task_id: str) -> None:
     session.execute(TaskRecord.__table__.delete().where(TaskRecord.id == task_id))
 
 
-def record_transition(*, connection: Connection, task_id: str, name: str, queue: str | None, state: TaskState,
+def record_transition(*, session: Session, task_id: str, name: str, queue: str | None, state: TaskState,
                       detail: dict[str, Any] | None = None, **fields: Any) -> None:
     """Write a state change: one upsert of the record (created if a producer outside the
     API, such as beat, sent the task) and one appended event.
@@ -93,7 +82,7 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
     now = utcnow()
     table = TaskRecord.__table__
     values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
-    stmt = dialect_insert(connection, table).values(
+    stmt = dialect_insert(session, table).values(
         id=task_id, name=name, queue=queue, created_at=now, attempts=1 if state == TaskState.STARTED else 0,
         **values,
     )
@@ -106,8 +95,8 @@ def record_transition(*, connection: Connection, task_id: str, name: str, queue:
         # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
         update["attempts"] = table.c.attempts + 1
         update["message"] = null()  # a worker has it: the broker redelivers it from here on
-    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
-    connection.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
+    session.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
+    session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
 
 
 def get_task_record(*, session: Session, task_id: str) -> TaskRecord | None:

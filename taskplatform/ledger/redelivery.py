@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskState
@@ -24,11 +25,12 @@ from taskplatform.ledger.records import TaskState
 Publish = Callable[[str, list[Any], dict[str, Any], str, str | None], None]
 
 
-def redeliver_lost(engine: Engine, publish: Publish, *, now: datetime, after_s: float, limit: int = 500) -> list[str]:
+def redeliver_lost(sessions: sessionmaker[Session], publish: Publish, *, now: datetime, after_s: float,
+                   limit: int = 500) -> list[str]:
     """Publish again, once, each task still QUEUED `after_s` seconds after it was recorded. Returns their ids."""
     table = TaskRecord.__table__
-    with engine.connect() as connection:
-        stale = connection.execute(
+    with sessions.begin() as session:
+        stale = session.execute(
             select(table.c.id, table.c.name, table.c.queue, table.c.message)
             .where(table.c.state == TaskState.QUEUED, table.c.message.is_not(None), table.c.redelivered_at.is_(None),
                    table.c.created_at < now - timedelta(seconds=after_s))
@@ -36,6 +38,6 @@ def redeliver_lost(engine: Engine, publish: Publish, *, now: datetime, after_s: 
     for task_id, name, queue, message in stale:
         # Published first, marked second: a crash in between publishes it twice, never zero times.
         publish(name, list(message.get("args") or []), dict(message.get("kwargs") or {}), task_id, queue)
-        with engine.begin() as connection:
-            connection.execute(update(table).where(table.c.id == task_id).values(redelivered_at=now))
+        with sessions.begin() as session:
+            session.execute(update(table).where(table.c.id == task_id).values(redelivered_at=now))
     return [task_id for task_id, *_ in stale]

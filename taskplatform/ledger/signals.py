@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import signals
 
-from taskplatform.core.db import get_engine, reset_after_fork
+from taskplatform.core.db import reset_after_fork, session_scope
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.records import TaskState, record_transition
 from taskplatform.messaging.queues import dead_letter_queue
@@ -37,8 +37,8 @@ def _record_revoked(request: Any = None, terminated: bool = False, signum: Any =
     if request is None:
         return
     try:
-        with get_engine().begin() as connection:
-            record_transition(connection=connection, task_id=request.id, name=request.task_name,
+        with session_scope() as session:
+            record_transition(session=session, task_id=request.id, name=request.task_name,
                               queue=None, state=TaskState.REVOKED,
                               detail={"terminated": terminated, "expired": expired})
     except Exception:

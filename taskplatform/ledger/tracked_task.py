@@ -11,7 +11,7 @@ from billiard.einfo import ExceptionInfo
 from celery import Task
 from celery.backends.base import DisabledBackend
 
-from taskplatform.core.db import get_engine, utcnow
+from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import TRANSIENT_ERRORS
 from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
@@ -55,8 +55,8 @@ class TrackedTask(Task):  # type: ignore[misc]
         if not self.tracked:
             return
         try:
-            with get_engine().begin() as connection:
-                record_transition(connection=connection, task_id=task_id, name=self.name,
+            with session_scope() as session:
+                record_transition(session=session, task_id=task_id, name=self.name,
                                   queue=self._queue(), state=state, detail=detail, **fields)
         except Exception:
             logger.exception("ledger write failed: task=%s id=%s state=%s", self.name, task_id, state)
@@ -106,8 +106,8 @@ class TrackedTask(Task):  # type: ignore[misc]
     def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A task that exhausted its retries is kept, with its arguments, for replay."""
         try:
-            with get_engine().begin() as connection:
-                record_dead_letters(connection=connection, letters=[NewDeadLetter(
+            with session_scope() as session:
+                record_dead_letters(session=session, letters=[NewDeadLetter(
                     queue=self._queue() or "unknown", reason="retries_exhausted", task_name=self.name,
                     error=f"{type(exc).__name__}: {exc}", attempts=self.request.retries + 1,
                     body=json.dumps({"args": list(args), "kwargs": kwargs}, default=str))])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from storage.keys import model_artifact_key, model_json_key
 from taskplatform.core.errors import PermanentError
@@ -151,7 +151,7 @@ def _load(kind: str, active: ModelVersion, decode_json: Callable[[Any], Any] | N
     return load_artifact(active.artifact_key, sha256=active.artifact_sha256)
 
 
-def load_active(kind: str, *, connection: Connection,
+def load_active(kind: str, *, session: Session,
                 decode_json: Callable[[Any], Any] | None = None) -> tuple[str, Any] | None:
     """(version, model) of the active version of `kind`, cached per process until it changes.
 
@@ -159,7 +159,7 @@ def load_active(kind: str, *, connection: Connection,
     ArtifactRefused when the bytes are missing or not the registered ones (the same answer, without a new
     download, for REFUSAL_RETRY_S).
     """
-    active = active_version(connection=connection, kind=kind)
+    active = active_version(session=session, kind=kind)
     if active is None:
         return None
     with _lock:

@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
 from tests.integration.stack import Stack
 
@@ -19,8 +21,8 @@ def _task_body(reading: dict[str, Any]) -> str:
 
 def _insert(stack: Stack, letters: list[NewDeadLetter]) -> list[int]:
     """Dead letters written by the platform's own function, as a worker writes them; their ids in order."""
-    with stack.engine.begin() as connection:
-        record_dead_letters(connection=connection, letters=letters)
+    with Session(stack.engine) as session, session.begin():
+        record_dead_letters(session=session, letters=letters)
     reasons = {letter.reason for letter in letters}
     found = stack.api.get("/dead-letters", params={"reason": reasons.pop(), "limit": 1000}).json()["items"]
     assert not reasons and len(found) == len(letters)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from taskplatform.registry.models import ModelVersion
 from taskplatform.registry.versions import register_version
@@ -18,11 +19,11 @@ def test_registering_a_version_twice_says_so_and_records_the_new_hashes(stack: S
     version = f"probe-{uuid.uuid4().hex[:12]}"
     common = {"kind": "probe", "version": version, "artifact_key": f"models/probe/{version}/model.joblib",
               "metrics": {}, "params": {}, "data_hash": "d" * 64, "task_id": None}
-    with stack.engine.begin() as connection:
-        assert register_version(connection=connection, artifact_sha256="a" * 64, **common) is True
-        assert register_version(connection=connection, artifact_sha256="b" * 64, json_sha256="c" * 64,
+    with Session(stack.engine) as session, session.begin():
+        assert register_version(session=session, artifact_sha256="a" * 64, **common) is True
+        assert register_version(session=session, artifact_sha256="b" * 64, json_sha256="c" * 64,
                                 **common) is False
-        stored = connection.execute(select(ModelVersion.artifact_sha256, ModelVersion.json_sha256)
-                                    .where(ModelVersion.kind == "probe", ModelVersion.version == version)).one()
+        stored = session.execute(select(ModelVersion.artifact_sha256, ModelVersion.json_sha256)
+                                 .where(ModelVersion.kind == "probe", ModelVersion.version == version)).one()
         assert tuple(stored) == ("b" * 64, "c" * 64)
-        connection.execute(ModelVersion.__table__.delete().where(ModelVersion.version == version))
+        session.execute(ModelVersion.__table__.delete().where(ModelVersion.version == version))

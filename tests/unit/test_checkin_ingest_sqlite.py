@@ -19,15 +19,15 @@ from taskplatform.gym.models import Aluno, Checkin
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path}/c.db")
     Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        assert upsert_alunos(connection=connection, alunos=[(1, "Ana"), (2, "Bruno"), (3, None)]) == 3
+    with Session(engine) as session, session.begin():
+        assert upsert_alunos(session=session, alunos=[(1, "Ana"), (2, "Bruno"), (3, None)]) == 3
     yield engine
     engine.dispose()
 
 
 def ingest(engine: Engine, aluno_ids: list[int], instants: list[str]) -> IngestResult:
-    with engine.begin() as connection:
-        return ingest_checkins(connection=connection, aluno_ids=aluno_ids, instants=instants)
+    with Session(engine) as session, session.begin():
+        return ingest_checkins(session=session, aluno_ids=aluno_ids, instants=instants)
 
 
 def stored(engine: Engine) -> list[tuple[int, datetime]]:
@@ -97,9 +97,9 @@ def test_unknown_sample_is_capped_and_sorted_but_the_count_is_exact(engine: Engi
 
 
 def test_upsert_alunos_renames_without_duplicating(engine: Engine) -> None:
-    with engine.begin() as connection:
-        assert upsert_alunos(connection=connection, alunos=[(1, "Ana Maria"), (4, "Carla")]) == 2
-        assert upsert_alunos(connection=connection, alunos=[]) == 0
+    with Session(engine) as session, session.begin():
+        assert upsert_alunos(session=session, alunos=[(1, "Ana Maria"), (4, "Carla")]) == 2
+        assert upsert_alunos(session=session, alunos=[]) == 0
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Aluno)) == 4
         names = {aluno.id: aluno.nome for aluno in session.scalars(select(Aluno))}

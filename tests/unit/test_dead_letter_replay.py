@@ -77,8 +77,8 @@ def test_well_formed_task_bodies_become_their_task() -> None:
 
 
 def _letter(engine: Engine) -> int:
-    with engine.begin() as connection:
-        record_dead_letters(connection=connection, letters=[NewDeadLetter(queue="rasp_data", reason="x", body="{}")])
+    with Session(engine) as session, session.begin():
+        record_dead_letters(session=session, letters=[NewDeadLetter(queue="rasp_data", reason="x", body="{}")])
     with Session(engine) as session:
         return session.scalars(select(DeadLetter.id).order_by(DeadLetter.id.desc())).first() or 0
 
@@ -119,8 +119,8 @@ def test_the_store_takes_bodies_errors_and_headers_postgresql_would_refuse(engin
     """Catches a message that cannot even be dead-lettered (NUL bytes, AMQP timestamps in headers)."""
     import datetime
 
-    with engine.begin() as connection:
-        record_dead_letters(connection=connection, letters=[NewDeadLetter(
+    with Session(engine) as session, session.begin():
+        record_dead_letters(session=session, letters=[NewDeadLetter(
             queue="rasp_data", reason="invalid_json", body=b'{"id": "a\x00b"', error="bad \x00 byte",
             headers={"sent": datetime.datetime(2026, 1, 1), "k": "v\x00", "n": float("nan"), "big": 2**70, "ok": 1})])
     with Session(engine) as session:

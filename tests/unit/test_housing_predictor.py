@@ -15,6 +15,7 @@ from ml.housing import synthetic_housing, train_housing_model
 from taskplatform.core.db import make_engine
 from taskplatform.dev.processes import wait_until
 from taskplatform.housing import service as housing
+from tests.unit.sessions import scope_on
 
 
 class SlowRegistry:
@@ -28,7 +29,7 @@ class SlowRegistry:
         self.gate = threading.Event()
         self.gate.set()
 
-    def __call__(self, kind: str, *, connection: Any, **_: Any) -> tuple[str, Any] | None:
+    def __call__(self, kind: str, *, session: Any, **_: Any) -> tuple[str, Any] | None:
         with self.lock:
             self.calls += 1
         time.sleep(self.delay)
@@ -42,7 +43,7 @@ def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowRe
     slow = SlowRegistry({"pipeline": trained.pipeline, "spec": trained.spec}, delay=0.2)
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
     monkeypatch.setattr(housing, "load_active", slow)
-    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    monkeypatch.setattr(housing, "session_scope", scope_on(engine))
     yield slow
     engine.dispose()
 

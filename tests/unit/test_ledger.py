@@ -35,8 +35,8 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 def transition(engine: Engine, task_id: str, state: TaskState, **fields: object) -> None:
-    with engine.begin() as connection:
-        record_transition(connection=connection, task_id=task_id, name="housing.train", queue="training",
+    with Session(engine) as session, session.begin():
+        record_transition(session=session, task_id=task_id, name="housing.train", queue="training",
                           state=state, **fields)
 
 

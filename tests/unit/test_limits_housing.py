@@ -13,6 +13,7 @@ from ml.housing_data import MAX_MAGNITUDE, HousingDataError, check_prediction_ro
 from ml.housing_linear import LinearPricer, _Numeric
 from taskplatform.core.db import make_engine
 from taskplatform.housing import service as housing
+from tests.unit.sessions import scope_on
 
 ROW = {"area_m2": 80.0, "quartos": 2, "banheiros": 1, "vagas": 1, "idade_anos": 10, "bairro": "Moema",
        "tipo": "apartamento"}
@@ -67,9 +68,9 @@ def test_a_price_that_is_not_finite_is_never_returned(trained: Any, monkeypatch:
 
 def test_a_non_finite_price_is_not_cached(trained: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    monkeypatch.setattr(housing, "load_active", lambda kind, connection, **_: ("v1", {"pipeline": trained.pipeline,
+    monkeypatch.setattr(housing, "load_active", lambda kind, session, **_: ("v1", {"pipeline": trained.pipeline,
                                                                                  "spec": trained.spec}))
-    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    monkeypatch.setattr(housing, "session_scope", scope_on(engine))
     monkeypatch.setattr("ml.housing.pricer_for", lambda pipeline, spec: _OVERFLOWING)
     predictor = housing.Predictor(flush_s=None, cache_bytes=1 << 20)
     with pytest.raises(HousingDataError):
@@ -126,9 +127,9 @@ def test_the_cache_stays_within_its_bytes_with_5kb_keys() -> None:
 def test_the_predictor_cache_is_bounded_in_bytes(trained: Any, monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    monkeypatch.setattr(housing, "load_active", lambda kind, connection, **_: ("v1", {"pipeline": trained.pipeline,
+    monkeypatch.setattr(housing, "load_active", lambda kind, session, **_: ("v1", {"pipeline": trained.pipeline,
                                                                                  "spec": trained.spec}))
-    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    monkeypatch.setattr(housing, "session_scope", scope_on(engine))
     predictor = housing.Predictor(flush_s=None, cache_bytes=200_000)
     for start in range(0, 400, 100):
         predictor.predict([{**ROW, "bairro": f"{i:04d}" + "b" * 5_000} for i in range(start, start + 100)])

@@ -12,6 +12,7 @@ from typing import Any
 import joblib
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from ml.housing import synthetic_housing
 from storage.keys import model_artifact_key, model_json_key
@@ -20,6 +21,7 @@ from taskplatform.housing import service as housing
 from taskplatform.registry import artifacts as model_store
 from taskplatform.registry.artifacts import ArtifactRefused, load_active, save_artifact, sha256_hex
 from taskplatform.registry.versions import activate_version, register_version
+from tests.unit.sessions import scope_on
 
 
 class Canary:
@@ -62,21 +64,21 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryStore]:
 
 def register(engine: Engine, kind: str, version: str, stored: model_store.StoredArtifact | None, *,
              artifact_sha256: str | None = None) -> None:
-    with engine.begin() as connection:
-        register_version(connection=connection, kind=kind, version=version,
+    with Session(engine) as session, session.begin():
+        register_version(session=session, kind=kind, version=version,
                          artifact_key=model_artifact_key(kind, version),
                          artifact_sha256=stored.sha256 if stored else artifact_sha256,  # type: ignore[arg-type]
                          json_sha256=stored.json_sha256 if stored else None,
                          metrics={}, params={}, data_hash="d", task_id=None)
-        activate_version(connection=connection, kind=kind, version=version)
+        activate_version(session=session, kind=kind, version=version)
 
 
 def test_an_artifact_loads_when_its_bytes_are_the_registered_ones(store: MemoryStore, engine: Engine) -> None:
     stored = save_artifact("churn", "churn-1", {"weights": [1.0, 2.0]})
     assert stored.sha256 == sha256_hex(store.objects[stored.key])
     register(engine, "churn", "churn-1", stored)
-    with engine.connect() as connection:
-        assert load_active("churn", connection=connection) == ("churn-1", {"weights": [1.0, 2.0]})
+    with Session(engine) as session:
+        assert load_active("churn", session=session) == ("churn-1", {"weights": [1.0, 2.0]})
 
 
 def test_other_bytes_in_the_store_are_refused_and_never_unpickled(store: MemoryStore, engine: Engine,
@@ -89,15 +91,15 @@ def test_other_bytes_in_the_store_are_refused_and_never_unpickled(store: MemoryS
     buffer = io.BytesIO()
     joblib.dump(Canary(canary), buffer)
     store.objects[stored.key] = buffer.getvalue()
-    with engine.connect() as connection, caplog.at_level(logging.ERROR, "taskplatform.registry.artifacts"):
+    with Session(engine) as session, caplog.at_level(logging.ERROR, "taskplatform.registry.artifacts"):
         with pytest.raises(ArtifactRefused, match="sha256 mismatch") as refused:
-            load_active("churn", connection=connection)
+            load_active("churn", session=session)
         assert not canary.exists()
         assert "sha256 mismatch" in caplog.text and stored.sha256 in str(refused.value)
         # asked again at once, the refusal is remembered: no new download for every request
         reads = len(store.reads)
         with pytest.raises(ArtifactRefused, match="sha256 mismatch"):
-            load_active("churn", connection=connection)
+            load_active("churn", session=session)
         assert len(store.reads) == reads
     assert isinstance(refused.value, model_store.PermanentError), "a worker must not retry a refused artifact"
 
@@ -110,17 +112,17 @@ def test_a_version_without_a_hash_loads_with_one_warning_unless_hashes_are_requi
     joblib.dump({"old": True}, body)
     store.objects[model_artifact_key("churn", "churn-old")] = body.getvalue()
     register(engine, "churn", "churn-old", None, artifact_sha256=None)
-    with engine.connect() as connection, caplog.at_level(logging.WARNING, "taskplatform.registry.artifacts"):
-        assert load_active("churn", connection=connection) == ("churn-old", {"old": True})
+    with Session(engine) as session, caplog.at_level(logging.WARNING, "taskplatform.registry.artifacts"):
+        assert load_active("churn", session=session) == ("churn-old", {"old": True})
         model_store._cache.clear()
-        assert load_active("churn", connection=connection) == ("churn-old", {"old": True})
+        assert load_active("churn", session=session) == ("churn-old", {"old": True})
     assert caplog.text.count("without an integrity check") == 1
 
     model_store._cache.clear()
     monkeypatch.setattr(model_store, "get_settings",
                         lambda: Settings(_env_file=None, models_require_sha256=True))  # type: ignore[call-arg]
-    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="MODELS_REQUIRE_SHA256"):
-        load_active("churn", connection=connection)
+    with Session(engine) as session, pytest.raises(ArtifactRefused, match="MODELS_REQUIRE_SHA256"):
+        load_active("churn", session=session)
 
 
 def test_a_repeated_training_registers_the_hash_of_the_bytes_it_just_stored(store: MemoryStore,
@@ -128,15 +130,15 @@ def test_a_repeated_training_registers_the_hash_of_the_bytes_it_just_stored(stor
     register(engine, "churn", "churn-1", None, artifact_sha256="0" * 64)
     stored = save_artifact("churn", "churn-1", {"retrained": True})
     register(engine, "churn", "churn-1", stored)
-    with engine.connect() as connection:
-        assert load_active("churn", connection=connection) == ("churn-1", {"retrained": True})
+    with Session(engine) as session:
+        assert load_active("churn", session=session) == ("churn-1", {"retrained": True})
 
 
 def test_the_housing_predictor_loads_the_linear_model_from_json_without_unpickling(
         store: MemoryStore, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Breach: the API unpickles the housing model although its coefficients are all it needs."""
     monkeypatch.setattr(housing, "put_bytes", store.put)
-    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    monkeypatch.setattr(housing, "session_scope", scope_on(engine))
     rows = synthetic_housing(300, seed=1)
     outcome = housing.train_and_register(rows, target="preco", task_id=None)
     assert model_json_key("housing", outcome.version) in store.objects
@@ -155,8 +157,8 @@ def test_the_housing_predictor_loads_the_linear_model_from_json_without_unpickli
     # and its JSON is checked like the pickle: other coefficients are refused
     store.objects[model_json_key("housing", outcome.version)] = b'{"format": "housing-linear/1"}'
     model_store._cache.clear()
-    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="sha256 mismatch"):
-        load_active("housing", connection=connection, decode_json=housing._from_plain)
+    with Session(engine) as session, pytest.raises(ArtifactRefused, match="sha256 mismatch"):
+        load_active("housing", session=session, decode_json=housing._from_plain)
 
 
 def test_the_json_form_prices_rows_as_the_pipeline_does() -> None:
@@ -202,13 +204,13 @@ def test_a_json_form_that_is_not_a_model_is_refused_not_a_crash(store: MemorySto
     doing) crashed the predictor with a KeyError, a 500 in the API."""
     document = b'{"format": "housing-linear/1", "spec": {}}'
     store.objects[model_json_key("housing", "housing-x")] = document
-    with engine.begin() as connection:
-        register_version(connection=connection, kind="housing", version="housing-x",
+    with Session(engine) as session, session.begin():
+        register_version(session=session, kind="housing", version="housing-x",
                          artifact_key=model_artifact_key("housing", "housing-x"), artifact_sha256="0" * 64,
                          json_sha256=sha256_hex(document), metrics={}, params={}, data_hash="d", task_id=None)
-        activate_version(connection=connection, kind="housing", version="housing-x")
-    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="not a valid model"):
-        load_active("housing", connection=connection, decode_json=housing._from_plain)
+        activate_version(session=session, kind="housing", version="housing-x")
+    with Session(engine) as session, pytest.raises(ArtifactRefused, match="not a valid model"):
+        load_active("housing", session=session, decode_json=housing._from_plain)
 
 
 def test_a_process_that_never_unpickles_loads_json_forms_only(store: MemoryStore, engine: Engine,
@@ -218,13 +220,13 @@ def test_a_process_that_never_unpickles_loads_json_forms_only(store: MemoryStore
     register(engine, "churn", "churn-1", stored)
     monkeypatch.setattr(model_store, "get_settings",
                         lambda: Settings(_env_file=None, models_unpickle=False))  # type: ignore[call-arg]
-    with engine.connect() as connection, pytest.raises(ArtifactRefused, match="MODELS_UNPICKLE"):
-        load_active("churn", connection=connection)
+    with Session(engine) as session, pytest.raises(ArtifactRefused, match="MODELS_UNPICKLE"):
+        load_active("churn", session=session)
     assert store.reads == [], "the pickle was not even to be downloaded"
 
     monkeypatch.setattr(housing, "put_bytes", store.put)
-    monkeypatch.setattr(housing, "get_engine", lambda: engine)
+    monkeypatch.setattr(housing, "session_scope", scope_on(engine))
     outcome = housing.train_and_register(synthetic_housing(300, seed=4), target="preco", task_id=None)
-    with engine.connect() as connection:
-        loaded = load_active("housing", connection=connection, decode_json=housing._from_plain)
+    with Session(engine) as session:
+        loaded = load_active("housing", session=session, decode_json=housing._from_plain)
     assert loaded is not None and loaded[0] == outcome.version and "pricer" in loaded[1]

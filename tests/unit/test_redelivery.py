@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskState, create_task_record, record_transition
@@ -39,15 +39,16 @@ def age(engine: Engine, task_id: str, seconds: float) -> None:
 def test_only_tasks_queued_for_too_long_are_published_again_and_only_once(engine: Engine) -> None:
     for task_id in ("lost", "recent", "started", "no-copy"):
         enqueue(engine, task_id, message=None if task_id == "no-copy" else MESSAGE)
-    with engine.begin() as connection:  # a worker has it: the broker redelivers it if the worker dies
-        record_transition(connection=connection, task_id="started", name="checkins.ingest_batch",
+    # a worker has it: the broker redelivers it if the worker dies
+    with Session(engine) as session, session.begin():
+        record_transition(session=session, task_id="started", name="checkins.ingest_batch",
                           queue="checkins", state=TaskState.STARTED)
     for task_id in ("lost", "started", "no-copy"):
         age(engine, task_id, 3600)
     broker = Broker()
-    assert redeliver_lost(engine, broker.publish, now=datetime.now(UTC), after_s=900) == ["lost"]
+    assert redeliver_lost(sessionmaker(engine), broker.publish, now=datetime.now(UTC), after_s=900) == ["lost"]
     assert broker.published == [("checkins.ingest_batch", [], MESSAGE["kwargs"], "lost", "checkins")]
-    assert redeliver_lost(engine, broker.publish, now=datetime.now(UTC), after_s=900) == []
+    assert redeliver_lost(sessionmaker(engine), broker.publish, now=datetime.now(UTC), after_s=900) == []
     assert len(broker.published) == 1
 
 
@@ -55,8 +56,8 @@ def test_starting_a_task_drops_the_ledgers_copy_of_its_message(engine: Engine) -
     enqueue(engine, "t1")
     with Session(engine) as session:
         assert session.get(TaskRecord, "t1").message == MESSAGE  # type: ignore[union-attr]
-    with engine.begin() as connection:
-        record_transition(connection=connection, task_id="t1", name="checkins.ingest_batch", queue="checkins",
+    with Session(engine) as session, session.begin():
+        record_transition(session=session, task_id="t1", name="checkins.ingest_batch", queue="checkins",
                           state=TaskState.STARTED)
     with Session(engine) as session:
         assert session.get(TaskRecord, "t1").message is None  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskEvent, TaskRecord
@@ -60,19 +60,19 @@ def remaining(engine: Engine) -> tuple[set[str], int, set[str]]:
 
 
 def test_purges_finished_old_records_with_their_events_and_long_replayed_dead_letters(populated: Engine) -> None:
-    purged = purge_expired(populated, now=NOW, task_days=30, dead_letter_days=90, batch=2)
+    purged = purge_expired(sessionmaker(populated), now=NOW, task_days=30, dead_letter_days=90, batch=2)
     assert purged.as_dict() == {"task_records": 7, "dead_letters": 1}
     records, events, letters = remaining(populated)
     assert records == {"old-retrying", "old-queued", "recent-success"}
     assert events == 2 * len(records), "events of the purged records went with them"
     assert letters == {"old, never replayed", "old, replayed recently"}
-    again = purge_expired(populated, now=NOW, task_days=30, dead_letter_days=90, batch=2)
+    again = purge_expired(sessionmaker(populated), now=NOW, task_days=30, dead_letter_days=90, batch=2)
     assert again.as_dict() == {"task_records": 0, "dead_letters": 0}
 
 
 def test_zero_days_keeps_everything(populated: Engine) -> None:
     before = remaining(populated)
-    assert purge_expired(populated, now=NOW, task_days=0, dead_letter_days=0).as_dict() == \
+    assert purge_expired(sessionmaker(populated), now=NOW, task_days=0, dead_letter_days=0).as_dict() == \
         {"task_records": 0, "dead_letters": 0}
     assert remaining(populated) == before
 
