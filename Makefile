@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install up test lint unit bench-checkins clean test-tools
+.PHONY: install up test lint typecheck unit bench-checkins clean test-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -28,11 +28,15 @@ up: install
 lint: install
 	$(BIN)/ruff check --no-cache .
 
+# Strict on the platform's subpackages, mypy's default level elsewhere (pyproject.toml).
+typecheck: install
+	$(BIN)/mypy
+
 # Debian's chromium and nginx-light for the browser and nginx tests (warns, never fails, where they cannot be installed).
 test-tools:
 	./scripts/ensure-test-tools.sh
 
-test: lint test-tools
+test: lint typecheck test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: install
@@ -42,4 +46,4 @@ bench-checkins: install
 	$(BIN)/python bench/checkins.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

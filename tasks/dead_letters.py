@@ -38,7 +38,7 @@ def _from_broker(message: Message) -> NewDeadLetter:
                          headers={k: v for k, v in headers.items() if isinstance(v, str | int | float | bool)})
 
 
-class DeadLetterQueueConsumer(bootsteps.ConsumerStep):  # type: ignore[misc]
+class DeadLetterQueueConsumer(bootsteps.ConsumerStep):
     """Consumes the broker's dead-letter queues and records each message, then acknowledges it."""
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:

@@ -12,11 +12,12 @@ from taskplatform.devices.store import COLUMNS, DeviceReading
 
 #: A `device_status` row's id and columns, typed as a reading declares them (every field required: a row has them
 #: all), so a field added to `DeviceReading` shows here without being listed again.
-_DeviceRow = create_model("_DeviceRow", __config__=ConfigDict(from_attributes=True), raspberry_id=(str, ...),
-                          **{name: (DeviceReading.model_fields[name].annotation, ...) for name in COLUMNS})
+_ROW_FIELDS: dict[str, Any] = {"raspberry_id": (str, ...),
+                               **{name: (DeviceReading.model_fields[name].annotation, ...) for name in COLUMNS}}
+_DeviceRow = create_model("_DeviceRow", __config__=ConfigDict(from_attributes=True), **_ROW_FIELDS)
 
 
-class DeviceOut(_DeviceRow):  # type: ignore[misc,valid-type]
+class DeviceOut(_DeviceRow):
     extra: dict[str, Any] | None
     first_seen: datetime
     last_update: datetime

@@ -21,7 +21,7 @@ class Page(Generic[T]):
     offset: int
 
 
-def fetch_page(session: Session, query: Select[tuple[T]], *order_by: Any, limit: int, offset: int) -> Page[T]:
+def fetch_page(session: Session, query: Select[T], *order_by: Any, limit: int, offset: int) -> Page[T]:
     """The rows of `query` in `order_by` order (which must be total, so pages never overlap), `offset` skipped and at
     most `limit` kept, with the count of every matching row."""
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

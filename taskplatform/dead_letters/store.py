@@ -106,7 +106,7 @@ class DeadLetterFilter:
     replayed: bool | None = None
 
 
-def _filtered(filters: DeadLetterFilter) -> Select[tuple[DeadLetter]]:
+def _filtered(filters: DeadLetterFilter) -> Select[DeadLetter]:
     query = select(DeadLetter)
     if filters.queue:
         query = query.where(DeadLetter.queue == filters.queue)
@@ -175,7 +175,7 @@ def claim_for_replay(*, session: Session, letter_id: int) -> Claim:
         raise AlreadyReplayed(letter_id, row.replay_task_id)
     claimed = session.execute(update(table).where(table.c.id == letter_id, unchanged)
                               .values(replayed_at=utcnow(), replay_task_id=None))
-    if claimed.rowcount != 1:
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         raise AlreadyReplayed(letter_id, None)
     return Claim(letter_id, row.replayed_at, row.replay_task_id)
 

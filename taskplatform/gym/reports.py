@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
@@ -27,7 +27,8 @@ def day_checkins(*, session: Session, start: datetime, end: datetime) -> list[tu
     """(student, aware instant) of every check-in in [start, end)."""
     if session.get_bind().dialect.name == "postgresql":
         # psycopg already returns aware datetimes: plain driver rows skip SQLAlchemy's per-row work.
-        return session.connection().exec_driver_sql(_PG_DAY, {"start": start, "end": end}).cursor.fetchall()
+        fetched = session.connection().exec_driver_sql(_PG_DAY, {"start": start, "end": end}).cursor.fetchall()
+        return cast(list[tuple[int, datetime]], fetched)  # psycopg's list of tuples, typed as a Sequence
     rows = session.execute(select(Checkin.aluno_id, Checkin.data_hora)
                            .where(Checkin.data_hora >= start, Checkin.data_hora < end))
     return [(int(aluno_id), instant) for aluno_id, instant in rows]

@@ -31,7 +31,7 @@ class Purged:
         return asdict(self)
 
 
-def _in_batches(sessions: sessionmaker[Session], ids: Select[tuple[Any]],
+def _in_batches(sessions: sessionmaker[Session], ids: Select[Any],
                 drop: Callable[[Session, Sequence[Any]], None], batch: int) -> int:
     """Select up to `batch` ids and `drop` them, one transaction per batch, until none are left."""
     total = 0

@@ -15,13 +15,11 @@ from taskplatform.messaging.queues import dead_letter_queue
 logger = logging.getLogger("taskplatform.worker")
 
 
-@signals.worker_process_init.connect
 def _reset_db_pool(**_: Any) -> None:
     # A forked pool process must not reuse the parent's pooled database connections.
     reset_after_fork()
 
 
-@signals.worker_ready.connect
 def _declare_dead_letter_queue(sender: Any = None, **_: Any) -> None:
     # Task queues dead-letter into this queue past their delivery limit; without it
     # RabbitMQ would drop those messages.
@@ -31,7 +29,6 @@ def _declare_dead_letter_queue(sender: Any = None, **_: Any) -> None:
         dead_letter_queue()(connection.default_channel).declare()
 
 
-@signals.task_revoked.connect
 def _record_revoked(request: Any = None, terminated: bool = False, signum: Any = None, expired: bool = False,
                     **_: Any) -> None:
     if request is None:
@@ -43,3 +40,10 @@ def _record_revoked(request: Any = None, terminated: bool = False, signum: Any =
                               detail={"terminated": terminated, "expired": expired})
     except Exception:
         logger.exception("ledger write failed for revoked task %s", request.id)
+
+
+# Connected by calls, not decorators: Celery has no type information, and a decorator from it would leave
+# the handlers untyped for mypy.
+signals.worker_process_init.connect(_reset_db_pool)
+signals.worker_ready.connect(_declare_dead_letter_queue)
+signals.task_revoked.connect(_record_revoked)
