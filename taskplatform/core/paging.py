@@ -27,3 +27,12 @@ def fetch_page(session: Session, query: Select[T], *order_by: Any, limit: int, o
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = list(session.scalars(query.order_by(*order_by).limit(limit).offset(offset)))
     return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+def where_given(query: Select[T], *pairs: tuple[Any, Any]) -> Select[T]:
+    """`query` narrowed to `column == value` for each (column, value) whose value is given (not None, not empty):
+    a listing's optional equality filters."""
+    for column, value in pairs:
+        if value is not None and value != "":
+            query = query.where(column == value)
+    return query

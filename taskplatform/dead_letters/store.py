@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import session_scope, utcnow
-from taskplatform.core.paging import Page, fetch_page
+from taskplatform.core.paging import Page, fetch_page, where_given
 from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskState
@@ -107,11 +107,7 @@ class DeadLetterFilter:
 
 
 def _filtered(filters: DeadLetterFilter) -> Select[DeadLetter]:
-    query = select(DeadLetter)
-    if filters.queue:
-        query = query.where(DeadLetter.queue == filters.queue)
-    if filters.reason:
-        query = query.where(DeadLetter.reason == filters.reason)
+    query = where_given(select(DeadLetter), (DeadLetter.queue, filters.queue), (DeadLetter.reason, filters.reason))
     if filters.since:
         query = query.where(DeadLetter.created_at >= filters.since)
     if filters.replayed is not None:

@@ -11,7 +11,7 @@ from sqlalchemy import case, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import dialect_insert, utcnow
-from taskplatform.core.paging import Page, fetch_page
+from taskplatform.core.paging import Page, fetch_page, where_given
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 
@@ -117,13 +117,8 @@ class TaskFilter:
 
 def list_task_records(*, session: Session, filters: TaskFilter, limit: int, offset: int) -> Page[TaskRecord]:
     """Matching records, newest first, with the total count of matches."""
-    query = select(TaskRecord)
-    if filters.state:
-        query = query.where(TaskRecord.state == filters.state)
-    if filters.name:
-        query = query.where(TaskRecord.name == filters.name)
-    if filters.queue:
-        query = query.where(TaskRecord.queue == filters.queue)
+    query = where_given(select(TaskRecord), (TaskRecord.state, filters.state), (TaskRecord.name, filters.name),
+                        (TaskRecord.queue, filters.queue))
     if filters.since:
         query = query.where(TaskRecord.created_at >= filters.since)
     return fetch_page(session, query, TaskRecord.created_at.desc(), TaskRecord.id, limit=limit, offset=offset)
