@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.auth.credentials import FULL, READ_ONLY, Credential
 from api.console.session import SESSION_COOKIE, SessionSigner, signing_key
 from api.main import create_app
+from taskplatform.core.settings import get_settings
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import TaskFilter, list_task_records, list_task_records_after
 from tests.unit.settings_env import settings
@@ -56,7 +58,15 @@ def _signed_in(client: TestClient, key: str) -> None:
         answer.headers["set-cookie"].lower()
 
 
-@pytest.mark.usefixtures("clean_env")
+@pytest.fixture
+def settings_cache() -> Iterator[None]:
+    """The routes read `get_settings()`: what they cached under this test's variables goes with it."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
 def test_the_cookie_counts_under_painel_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Breach caught: the console's ambient cookie authorizing the JSON API (CSRF from any page) or a read
     session's buttons writing."""
