@@ -61,7 +61,7 @@ def operator(base_url: str, tmp_path: Path, name: str) -> Iterator[Operator]:
     with sync_playwright() as playwright:
         browser: Browser = playwright.chromium.launch(executable_path=chromium(), headless=True, args=LAUNCH_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            page = browser.new_page(viewport=VIEWPORT, locale="pt-BR")  # type: ignore[arg-type]
             person = Operator(page, base_url)
             try:
                 yield person
@@ -71,16 +71,6 @@ def operator(base_url: str, tmp_path: Path, name: str) -> Iterator[Operator]:
                 raise
         finally:
             browser.close()
-
-
-def test_every_view_answers_without_a_javascript_error(stack: Stack, tmp_path: Path) -> None:
-    with operator(stack.api_url, tmp_path, "views") as person:
-        for path in VIEWS:
-            person.open(path)
-            expect(person.page.locator("h1")).to_be_visible()
-        person.open("/painel")
-        expect(person.page.locator("#workers-online")).not_to_have_text("0")
-        person.page.screenshot(path=str(DOCS / "painel-visao-geral.png"))
 
 
 def test_find_a_task_by_filter_and_open_its_page(stack: Stack, tmp_path: Path) -> None:
@@ -192,3 +182,14 @@ def test_sign_in_with_a_key_read_only_then_full(stack: Stack, tmp_path: Path) ->
             expect(person.page.locator(".quem")).not_to_contain_text("somente leitura")
     finally:
         stack.supervisor.stop("api-console")
+
+
+def test_every_view_answers_without_a_javascript_error(stack: Stack, tmp_path: Path) -> None:
+    """Last in this file, so the overview's screenshot shows the tasks the tests before it ran."""
+    with operator(stack.api_url, tmp_path, "views") as person:
+        for path in VIEWS:
+            person.open(path)
+            expect(person.page.locator("h1")).to_be_visible()
+        person.open("/painel")
+        expect(person.page.locator("#workers-online")).not_to_have_text("0")
+        person.page.screenshot(path=str(DOCS / "painel-visao-geral.png"))
