@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
-from tests.integration.browser import LAUNCH_ARGS, chromium, screenshot_on_failure
+from tests.integration.browser import operator
 from tests.integration.helpers import new_student_ids
 from tests.integration.stack import ROOT, Stack
 
@@ -27,7 +25,6 @@ VIEWS = ["/painel", "/painel/tarefas", "/painel/dead-letters", "/painel/agendame
 FULL_KEY = "full-key-for-the-console-0123456789"
 READ_KEY = "read-key-for-the-console-0123456789"
 DOCS = ROOT / "docs"
-VIEWPORT = {"width": 1100, "height": 720}
 REPORT_DAY = "2025-04-11"
 
 
@@ -35,42 +32,6 @@ REPORT_DAY = "2025-04-11"
 def _redis_sqlite_only(stack: Stack) -> None:
     if stack.name != "redis-sqlite":
         pytest.skip("the browser tests run on the redis-sqlite stack only")
-
-
-class Operator:
-    """A browser page that records every JavaScript error it sees."""
-
-    def __init__(self, page: Page, base_url: str) -> None:
-        self.page = page
-        self.base_url = base_url
-        self.errors: list[str] = []
-        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        page.on("console", self._console)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} at {message.location.get('url')}")
-
-    def open(self, path: str, status: int = 200) -> None:
-        response = self.page.goto(self.base_url + path)
-        assert response is not None and response.status == status, (path, response and response.status)
-
-
-@contextmanager
-def operator(base_url: str, tmp_path: Path, name: str) -> Iterator[Operator]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=chromium(), headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT, locale="pt-BR")  # type: ignore[arg-type]
-            person = Operator(page, base_url)
-            try:
-                yield person
-                assert person.errors == []
-            except BaseException as exc:
-                screenshot_on_failure(page, tmp_path / f"{name}.png", exc)
-                raise
-        finally:
-            browser.close()
 
 
 def test_find_a_task_by_filter_and_open_its_page(stack: Stack, tmp_path: Path) -> None:

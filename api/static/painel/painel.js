@@ -60,10 +60,12 @@ function setLive(text) {
 function taskPage(section) {
   const taskId = section.dataset.taskId;
   const timeline = document.getElementById("linha-do-tempo");
-  let rebuilt = false;
+  // The stream starts with every transition so far: those the page was rendered with are skipped, so the bar
+  // never steps back while the history is replayed.
+  let shown = Number(section.dataset.events);
   if (!FINAL_STATES.has(section.dataset.state)) {
     listen(section.dataset.stream, (event, source) => {
-      if (!rebuilt) { timeline.replaceChildren(); rebuilt = true; }  // the stream starts with every transition
+      if (shown > 0) { shown -= 1; return; }
       const item = document.createElement("li");
       item.append(badge(event.state), " ", localTime(event.at));
       if (event.message) item.append(" " + event.message);
