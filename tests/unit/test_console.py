@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -123,3 +125,15 @@ def test_keyset_pages_walk_the_listing_newest_first_without_overlap(engine: Engi
         assert sorted(walked) == sorted(everything) and len(walked) == len(set(walked)) == 25
         assert [r.id for r in list_task_records_after(session=session, filters=TaskFilter(), limit=30).items][1:] \
             == walked
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
+def test_a_jwt_signs_in_for_no_longer_than_it_lives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach caught: a pasted JWT's session outliving the token's `exp`."""
+    secret = "s" * 40
+    client = TestClient(create_app(settings(monkeypatch, JWT_SECRET=secret)))
+    token = jwt.encode({"sub": "ops", "scope": "read", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    _signed_in(client, token)
+    signer = SessionSigner(signing_key(settings(monkeypatch, JWT_SECRET=secret)))
+    assert signer.verify(client.cookies[SESSION_COOKIE]) == Credential(id="jwt:ops", scopes=READ_ONLY)
+    assert signer.verify(client.cookies[SESSION_COOKIE], now=time.time() + 61) is None
