@@ -17,7 +17,7 @@ from taskplatform.ledger.records import TaskFilter, TaskState, list_task_records
 router = APIRouter(prefix="/painel", include_in_schema=False)
 
 PAGE_SIZE = 50
-#: Separates created_at from the id in the `apos` cursor (neither an ISO instant nor a task id holds it).
+#: Separates created_at from the id in the `apos` cursor (an ISO instant never holds it).
 CURSOR_SEP = "|"
 
 
@@ -33,7 +33,7 @@ def _since(text: str) -> datetime | None:
 
 
 def _cursor(text: str) -> tuple[datetime, str] | None:
-    created, sep, task_id = text.rpartition(CURSOR_SEP)
+    created, sep, task_id = text.partition(CURSOR_SEP)  # the instant never holds it; an id might
     try:
         return (datetime.fromisoformat(created), task_id) if sep and task_id else None
     except ValueError:
