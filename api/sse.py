@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Callable
 
 from starlette.responses import StreamingResponse
 
-from taskplatform.ledger.feed import IDLE, Interest, Subscription, TransitionFeed
+from taskplatform.ledger.feed import IDLE, Interest, TransitionFeed
 from taskplatform.ledger.transitions import Transition
 
 #: A comment line this often keeps proxies and browsers from closing an idle stream.
@@ -39,8 +38,8 @@ PING = ": ping\n\n"
 
 async def follow(feed: TransitionFeed, interest: Interest, *,
                  history: Callable[[], tuple[list[Transition], bool]], last_id: int | None,
-                 stop_at_final: bool, listing: bool = False, heartbeat_s: float = HEARTBEAT_S,
-                 subscribed: Callable[[Subscription], Any] | None = None) -> AsyncIterator[str]:
+                 stop_at_final: bool, listing: bool = False,
+                 heartbeat_s: float = HEARTBEAT_S) -> AsyncGenerator[str, None]:
     """One stream: subscribe, replay `history()` (read after subscribing; it returns the transitions and whether
     that is all of them), then the live transitions, without a gap or a duplicate, and a comment after each
     `heartbeat_s` seconds of silence.
@@ -50,8 +49,6 @@ async def follow(feed: TransitionFeed, interest: Interest, *,
     last event id. A client that disconnects cancels the generator (Starlette); the subscription is dropped on
     the way out."""
     subscription = await feed.subscribe(interest)
-    if subscribed is not None:
-        subscribed(subscription)
     try:
         yield opening()
         replayed, complete = await asyncio.to_thread(history)
