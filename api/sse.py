@@ -40,23 +40,24 @@ async def follow(feed: TransitionFeed, interest: Interest, *,
                  history: Callable[[], tuple[list[Transition], bool]], last_id: int | None,
                  stop_at_final: bool, listing: bool = False,
                  heartbeat_s: float = HEARTBEAT_S) -> AsyncGenerator[str, None]:
-    """One stream: subscribe, replay `history()` (read after subscribing; it returns the transitions and whether
-    that is all of them), then the live transitions, without a gap or a duplicate, and a comment after each
+    """One stream: subscribe, replay `history()` (read after subscribing; it returns the transitions and whether to
+    follow the live ones after them), then the live transitions, without a gap or a duplicate, and a comment after each
     `heartbeat_s` seconds of silence.
 
-    It ends after a final state (`stop_at_final`); after a replay that was not all of the history; and when the
+    It ends after a final state (`stop_at_final`); after the replay when `history()` says so (the task had already
+    ended, or the replay was one page of a longer history); and when the
     subscription ends (it fell behind, or the application stops): in those two cases the client resumes with its
     last event id. A client that disconnects cancels the generator (Starlette); the subscription is dropped on
     the way out."""
     subscription = await feed.subscribe(interest)
     try:
         yield opening()
-        replayed, complete = await asyncio.to_thread(history)
+        replayed, follow_on = await asyncio.to_thread(history)
         for transition in replayed:
             yield event(transition, listing=listing)
             if stop_at_final and transition.final:
                 return
-        if not complete:
+        if not follow_on:
             return
         seen = {transition.id for transition in replayed}
         while True:

@@ -12,7 +12,7 @@ from api.sse import HEADERS, EventStreamResponse, follow
 from api.validation import FilterText, PathText
 from taskplatform.core.db import new_session
 from taskplatform.ledger.feed import Interest, TransitionFeed
-from taskplatform.ledger.records import TaskState, get_task_record
+from taskplatform.ledger.records import FINAL_STATES, TaskState, get_task_record
 from taskplatform.ledger.transitions import Transition, history_after, task_history
 
 router = APIRouter(tags=["tasks"])
@@ -65,7 +65,11 @@ async def task_event_stream(request: Request, task_id: PathText, last_event_head
 
     def history() -> tuple[list[Transition], bool]:
         with new_session() as session:
-            return task_history(session=session, task_id=task_id, after=last), True
+            # Read first: a finished record's final event is committed with it (one transaction), so the replay
+            # has it, or the client had it already (its Last-Event-ID is past it): nothing left to follow.
+            record = get_task_record(session=session, task_id=task_id)
+            finished = record is None or record.state in FINAL_STATES
+            return task_history(session=session, task_id=task_id, after=last), not finished
 
     stream = follow(feed_of(request), Interest(task_id=task_id), history=history, last_id=last, stop_at_final=True)
     return EventStreamResponse(stream, headers=HEADERS)
