@@ -58,7 +58,7 @@ class Upstream:
                 self.end_headers()
                 self.wfile.write(b"id: 1\nevent: transition\ndata: {}\n\n")
                 self.wfile.flush()
-                upstream.first_event_read.wait(timeout=10)
+                upstream.first_event_read.wait(timeout=30)  # beyond the client's read timeout
                 self.wfile.write(b"id: 2\nevent: transition\ndata: {}\n\n")
 
             def log_message(self, *_: object) -> None:
@@ -175,7 +175,8 @@ def test_flower_is_routed_only_with_flower_public(nginx: RunningNginx, request: 
 @pytest.mark.parametrize("path", ["/tarefa/abc/eventos", "/tarefas/eventos?name=x"])
 def test_event_streams_pass_each_event_at_once(nginx: RunningNginx, path: str) -> None:
     """Breach: nginx held a stream's events in its buffers (the client saw nothing until the stream ended)."""
-    with nginx.client() as client, client.stream("GET", f"https://127.0.0.1:{nginx.https}{path}") as answer:
+    with nginx.client() as client, client.stream("GET", f"https://127.0.0.1:{nginx.https}{path}",
+                                                 timeout=httpx.Timeout(10, read=5)) as answer:
         lines = answer.iter_lines()
         assert next(lines) == "id: 1", "the first event did not come through before the stream ended"
         nginx.api.first_event_read.set()
