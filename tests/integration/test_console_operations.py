@@ -1,0 +1,46 @@
+"""The console's live operations in headless Chromium: a churn retraining's progress bar moving to 100 %."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.integration.browser import operator
+from tests.integration.stack import Stack
+from tests.integration.test_churn import _load_gym, own  # noqa: F401  (`own`: the churn tests' fixture)
+
+#: Retraining on the synthetic gym, and the tiny text model's first generation, take seconds.
+TASK_TIMEOUT_MS = 180_000
+#: Records every percentage the task page shows, across the reload at its final state.
+RECORD_PROGRESS_JS = """() => {
+  const target = document.getElementById('percentual');
+  if (!target) return;
+  window.recordProgress(target.textContent);
+  new MutationObserver(() => window.recordProgress(target.textContent))
+    .observe(target, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+@pytest.fixture(autouse=True)
+def _redis_sqlite_only(stack: Stack) -> None:
+    if stack.name != "redis-sqlite":
+        pytest.skip("the browser tests run on the redis-sqlite stack only")
+
+
+def test_watch_a_churn_retraining_progress_bar_reach_100(own: Stack, tmp_path: Path) -> None:  # noqa: F811
+    _load_gym(own)
+    seen: list[int] = []
+    with operator(str(own.api.base_url), tmp_path, "churn-progress") as person:
+        person.page.expose_function("recordProgress", lambda text: seen.append(int(text)))
+        person.page.add_init_script(f"document.addEventListener('DOMContentLoaded', {RECORD_PROGRESS_JS})")
+        person.open("/painel/academia")
+        person.page.click("#retreinar")
+        person.page.wait_for_url("**/painel/tarefas/*")
+        expect(person.page.locator("#estado")).to_have_text("SUCCESS", timeout=TASK_TIMEOUT_MS)
+        expect(person.page.locator("#percentual")).to_have_text("100")
+        assert person.page.locator("#barra").evaluate("bar => bar.style.width") == "100%"
+    moving = [p for p in seen if 0 < p < 100]
+    assert moving and moving == sorted(moving), seen  # it moved, and only forward
+    assert seen[-1] == 100
