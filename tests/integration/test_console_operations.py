@@ -44,3 +44,13 @@ def test_watch_a_churn_retraining_progress_bar_reach_100(own: Stack, tmp_path: P
     moving = [p for p in seen if 0 < p < 100]
     assert moving and moving == sorted(moving), seen  # it moved, and only forward
     assert seen[-1] == 100
+
+
+def test_the_task_list_shows_a_new_task_and_its_state_live(stack: Stack, tmp_path: Path) -> None:
+    with operator(stack.api_url, tmp_path, "live-list") as person:
+        person.open("/painel/tarefas?name=reports.daily")
+        expect(person.page.locator("#ao-vivo")).to_have_text("atualiza ao vivo")
+        task_id = stack.api.post("/relatorio/diario", params={"data": "2025-04-07"}).json()["task_id"]
+        row = person.page.locator(f"#lista-tarefas tr[data-task-id='{task_id}']")
+        expect(row.locator(".c-estado")).to_have_text("SUCCESS", timeout=TASK_TIMEOUT_MS)  # no reload
+        assert person.page.locator("#lista-tarefas tbody tr").first.get_attribute("data-task-id") == task_id

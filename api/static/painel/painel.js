@@ -42,8 +42,9 @@ function localTime(iso) {
 }
 
 // A stream that stops quietly when the server refuses it (no retry loop against a 404 or a 401).
-function listen(url, onTransition, onEnd) {
+function listen(url, onTransition, onEnd, onOpen) {
   const source = new EventSource(url);
+  if (onOpen) source.addEventListener("open", onOpen);
   source.addEventListener("transition", (event) => onTransition(JSON.parse(event.data), source));
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED && onEnd) onEnd();
@@ -125,8 +126,7 @@ function taskList(table) {
     if (event.progress !== null && event.progress !== undefined) {
       row.querySelector(".c-progresso").textContent = event.progress + " %";
     }
-  }, () => setLive("sem atualização ao vivo"));
-  setLive("atualiza ao vivo");
+  }, () => setLive("sem atualização ao vivo"), () => setLive("atualiza ao vivo"));
 }
 
 // The overview: after changes arrive, fetch the page again and swap its content (no reload, at most every 5 s).
@@ -144,8 +144,7 @@ function overview(marker) {
       document.getElementById("ao-vivo").dataset.stream = stream;
       setLive("atualizado " + new Date().toLocaleTimeString("pt-BR"));
     }, 5000);
-  }, () => setLive("sem atualização ao vivo"));
-  setLive("atualiza ao vivo");
+  }, () => setLive("sem atualização ao vivo"), () => setLive("atualiza ao vivo"));
 }
 
 function deadLetters() {
