@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import Ignore
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, null, select, update
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import utcnow
@@ -107,7 +107,7 @@ def cancel_task(*, session: Session, task_id: str, by: str) -> TaskState:
         now = utcnow()
         values: dict[str, Any] = {"state": plan.to, "updated_at": now, "canceled_at": now, "canceled_by": by}
         if plan.to == TaskState.CANCELED:
-            values["finished_at"] = now
+            values.update(finished_at=now, message=null())  # nothing to publish again (Redis's copy)
         moved = session.execute(update(table).where(table.c.id == task_id, table.c.state == row.state)
                                 .values(**values).returning(table.c.id)).first()
         if moved is not None:
