@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -76,35 +78,55 @@ def test_a_queued_task_canceled_never_starts_and_can_be_rerun(stack: Stack) -> N
         assert stack.api.post(f"/tarefa/no-such-task/{action}").status_code == 404
 
 
+def _pool_processes(parent: int) -> list[int]:
+    """The worker's pool processes: the children of its main process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent:
+            found.append(int(entry.name))
+    return found
+
+
 def test_a_canceled_task_redelivered_after_a_worker_sigkill_still_never_runs(stack: Stack) -> None:
     """Breach caught: a cancel that holds only for the first delivery (a worker-side flag, a revoke kept in the
-    killed worker's memory). The cancelled message is taken by a worker busy with two long ingests (one
-    process, prefetching), which is SIGKILLed: the broker delivers it again to the next worker, which must skip
-    it. The test first proves the kill hit work in progress and that the message was in the killed worker."""
-    ids = new_student_ids(stack.api, 4_000)
-    [student] = new_student_ids(stack.api, 1)
+    killed worker's memory). A worker of one process, prefetching, is filled: its only pool process is frozen
+    (SIGSTOP), so the first message it takes never finishes and the cancelled one waits in the worker,
+    delivered and unacknowledged. The worker is SIGKILLed; the broker delivers both again to the next worker,
+    which must run the first and skip the cancelled one. The test proves both messages were in the killed
+    worker, unfinished, before it kills it."""
+    [filler_student, student] = new_student_ids(stack.api, 2)
     stack.stop_worker()
     try:
-        long_tasks = [accepted_task(stack.api.post("/checkin/batch", json=checkin_batch(half, per_student=5)))
-                      for half in (ids[:2_000], ids[2_000:])]
+        stack.start_worker(queues=("checkins",), concurrency=1, args=("--prefetch-multiplier", "4"))
+        main = stack.supervisor.get("worker").popen.pid
+        wait_until(lambda: len(_pool_processes(main)) == 1, timeout=30, what="the worker's pool process")
+        [pool] = _pool_processes(main)
+        os.kill(pool, signal.SIGSTOP)
+        filler = _checkin(stack, filler_student)
         task_id = _checkin(stack, student)
         assert stack.api.post(f"/tarefa/{task_id}/cancelar").json()["state"] == "CANCELED"
-        stack.start_worker(queues=("checkins",), concurrency=1, args=("--prefetch-multiplier", "4"))
 
-        def reserved() -> list[str]:
-            answer = stack.producer.control.inspect(destination=[stack.worker_name], timeout=1).reserved() or {}
-            return [request["id"] for request in answer.get(stack.worker_name, [])]
+        def held() -> set[str]:
+            inspect = stack.producer.control.inspect(destination=[stack.worker_name], timeout=1)
+            requests = [*((inspect.active() or {}).get(stack.worker_name, [])),
+                        *((inspect.reserved() or {}).get(stack.worker_name, []))]
+            return {request["id"] for request in requests}
 
-        wait_until(lambda: task_id in reserved(), timeout=60, interval=0.05,
-                   what="the cancelled message to wait in the busy worker")
-        assert _skips_logged(stack, task_id) == 0
+        wait_until(lambda: {filler, task_id} <= held(), timeout=60, interval=0.2,
+                   what="both messages to be held by the filled worker")
         stack.kill_worker()
-        unfinished = [t for t in long_tasks if stack.api.get(f"/tarefa/{t}").json()["state"] != "SUCCESS"]
-        assert unfinished, "both long tasks had finished before the kill: nothing was in progress"
+        assert stack.api.get(f"/tarefa/{filler}").json()["state"] == "QUEUED", "the filler ran before the kill"
+        assert _skips_logged(stack, task_id) == 0
     finally:
         _restart_full_worker(stack)
-    records = stack.wait_tasks(long_tasks, timeout=180)
-    assert [r["state"] for r in records] == ["SUCCESS", "SUCCESS"]
+    [done] = stack.wait_tasks([filler], timeout=180)
+    assert done["state"] == "SUCCESS" and checkins_of(stack, [filler_student]) == 1
     wait_until(lambda: _skips_logged(stack, task_id) >= 1, timeout=60,
                what="the redelivered cancelled message to be skipped")
     record = stack.api.get(f"/tarefa/{task_id}").json()
