@@ -22,16 +22,19 @@ from api.routers import (
     sessions,
     system,
     task_control,
+    task_events,
     task_status,
     textgen,
 )
 from api.schemas.openapi import complete_openapi
 from api.validation import answer_invalid_messages
 from storage.s3 import shared_clients
+from taskplatform.core.db import new_session
 from taskplatform.core.settings import Settings, get_settings
 
 # The domains' raw queues, registered with the platform, so dead letters from them replay as their tasks.
 from taskplatform.devices import raw_queue as _devices_raw_queue  # noqa: F401
+from taskplatform.ledger.feed import TransitionFeed
 from taskplatform.sessions import raw_queue as _sessions_raw_queue  # noqa: F401
 
 
@@ -40,9 +43,15 @@ def _operation_id(route: APIRoute) -> str:
 
 
 @asynccontextmanager
-async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
-    async with shared_clients():  # the routes reuse one S3 client per location, closed at shutdown
-        yield
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The live streams' one poller (it starts with the first stream); closing it ends the open streams, so
+    # shutdown does not wait for clients that would never hang up.
+    app.state.transition_feed = TransitionFeed(new_session)
+    try:
+        async with shared_clients():  # the routes reuse one S3 client per location, closed at shutdown
+            yield
+    finally:
+        await app.state.transition_feed.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,8 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
     answer_invalid_messages(app)
-    for module in (system, task_status, task_control, checkins, reports, churn, devices, sessions, dead_letters,
-                   housing, textgen):
+    for module in (system, task_status, task_control, task_events, checkins, reports, churn, devices, sessions,
+                   dead_letters, housing, textgen):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

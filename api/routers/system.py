@@ -115,7 +115,12 @@ async def celery_status() -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics() -> Response:
-    """Prometheus metrics: tasks by name and state, durations, queue depths."""
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: tasks by name and state, durations, queue depths, and this process's open streams."""
     body = await run_in_threadpool(generate_latest, _metrics_registry())
+    feed = getattr(request.app.state, "transition_feed", None)
+    if feed is not None:  # this process's, not the platform's: no collector of the shared registry
+        body += (b"# HELP taskplatform_event_streams Open live-update streams (SSE) of this API process\n"
+                 b"# TYPE taskplatform_event_streams gauge\n"
+                 b"taskplatform_event_streams %d\n" % feed.subscribers)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

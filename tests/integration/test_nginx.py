@@ -33,6 +33,8 @@ class Upstream:
 
     name: str
     seen: list[tuple[str, str]] = field(default_factory=list)  # (path, X-Forwarded-Proto)
+    #: An event stream's second event waits for this (the client has read the first one through nginx).
+    first_event_read: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> int:
         upstream = self
@@ -40,11 +42,24 @@ class Upstream:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 upstream.seen.append((self.path, self.headers.get("X-Forwarded-Proto", "")))
+                if self.path.partition("?")[0].endswith("/eventos"):
+                    self.stream_events()
+                    return
                 body = upstream.name.encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def stream_events(self) -> None:
+                """Like the API's streams, but without X-Accel-Buffering: nginx's own configuration must do."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(b"id: 1\nevent: transition\ndata: {}\n\n")
+                self.wfile.flush()
+                upstream.first_event_read.wait(timeout=30)  # beyond the client's read timeout
+                self.wfile.write(b"id: 2\nevent: transition\ndata: {}\n\n")
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -155,3 +170,15 @@ def test_flower_is_routed_only_with_flower_public(nginx: RunningNginx, request: 
     else:
         assert page.text == "api" and metrics.text == "api", "without FLOWER_PUBLIC, /flower/ is the API's path"
     assert all(path != "/flower/metrics" for path, _ in nginx.flower.seen)
+
+
+@pytest.mark.parametrize("path", ["/tarefa/abc/eventos", "/tarefas/eventos?name=x"])
+def test_event_streams_pass_each_event_at_once(nginx: RunningNginx, path: str) -> None:
+    """Breach: nginx held a stream's events in its buffers (the client saw nothing until the stream ended)."""
+    with nginx.client() as client, client.stream("GET", f"https://127.0.0.1:{nginx.https}{path}",
+                                                 timeout=httpx.Timeout(10, read=5)) as answer:
+        lines = answer.iter_lines()
+        assert next(lines) == "id: 1", "the first event did not come through before the stream ended"
+        nginx.api.first_event_read.set()
+        assert [line for line in lines if line.startswith("id:")] == ["id: 2"]
+    assert answer.headers["content-type"] == "text/event-stream"
