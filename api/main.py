@@ -21,6 +21,7 @@ from api.routers import (
     reports,
     sessions,
     system,
+    task_control,
     task_events,
     task_status,
     textgen,
@@ -72,8 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
     answer_invalid_messages(app)
-    for module in (system, task_status, task_events, checkins, reports, churn, devices, sessions, dead_letters,
-                   housing, textgen):
+    for module in (system, task_status, task_control, task_events, checkins, reports, churn, devices, sessions,
+                   dead_letters, housing, textgen):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:
