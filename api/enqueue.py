@@ -14,9 +14,10 @@ from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 
 
 def enqueue_or_503(*, session: Session, response: Response, signature: Signature, params: dict[str, Any] | None,
-                   idempotency_key: ScopedKey | None) -> TaskAccepted:
+                   idempotency_key: ScopedKey | None, rerun_of: str | None = None) -> TaskAccepted:
     try:
-        enqueued = enqueue_tracked(session=session, signature=signature, params=params, idempotency=idempotency_key)
+        enqueued = enqueue_tracked(session=session, signature=signature, params=params, idempotency=idempotency_key,
+                                   rerun_of=rerun_of)
     except IdempotencyKeyReused as exc:
         raise HTTPException(status_code=422, detail=[{
             "type": "idempotency_key_reused", "loc": ["header", "Idempotency-Key"], "input": exc.key,

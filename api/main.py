@@ -29,6 +29,7 @@ from api.routers import (
     reports,
     sessions,
     system,
+    task_control,
     task_events,
     task_status,
     textgen,
@@ -85,8 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
     app.add_middleware(ConsoleMiddleware)  # outermost: the others see the API path of a console call
     answer_invalid_messages(app)
-    for module in (system, task_status, task_events, checkins, reports, churn, devices, sessions, dead_letters,
-                   housing, textgen, console_signin, console_overview, console_tasks, console_domains):
+    for module in (system, task_status, task_control, task_events, checkins, reports, churn, devices, sessions,
+                   dead_letters, housing, textgen, console_signin, console_overview, console_tasks, console_domains):
         app.include_router(module.router)
     app.mount("/painel/static", StaticFiles(directory=STATIC), name="painel-static")
 

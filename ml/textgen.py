@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +95,23 @@ def _fit_to_context(ids: list[int], max_new_tokens: int, n_ctx: int) -> tuple[li
     return ids[-(n_ctx - max_new):], max_new
 
 
-def _generate_once(generator: Any, ids: list[int], max_new_tokens: int, temperature: float) -> str:
+def _stopping_criteria(should_stop: Callable[[], bool] | None) -> Any:
+    """transformers' StoppingCriteria over `should_stop` (checked after each token), or None."""
+    if should_stop is None:
+        return None
+    asked: Callable[[], bool] = should_stop  # narrowed, for the class below
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), bool(asked()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_StopWhenAsked()])
+
+
+def _generate_once(generator: Any, ids: list[int], max_new_tokens: int, temperature: float,
+                   should_stop: Callable[[], bool] | None = None) -> str:
     import torch
 
     model, tokenizer = generator.model, generator.tokenizer
@@ -109,6 +126,9 @@ def _generate_once(generator: Any, ids: list[int], max_new_tokens: int, temperat
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is not None:
         kwargs["pad_token_id"] = pad
+    criteria = _stopping_criteria(should_stop)
+    if criteria is not None:
+        kwargs["stopping_criteria"] = criteria
     output = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs)
     text = tokenizer.decode(output[0, len(ids):].tolist(), skip_special_tokens=True,
                             clean_up_tokenization_spaces=False)
@@ -126,16 +146,21 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     return [start if start is not None else 0]
 
 
-def generate_reply(generator: Any, prompt: str, params: GenerationParams) -> str:
+def generate_reply(generator: Any, prompt: str, params: GenerationParams,
+                   should_stop: Callable[[], bool] | None = None) -> str:
     """Return only the newly generated text, stripped and never empty; deterministic when temperature is 0.
+
+    `should_stop`, checked after each token, ends the generation early (a cancel): what was generated so far is
+    returned, possibly empty.
 
     generator is what load_generator returns (anything with .model and .tokenizer). The prompt is cut to the model's
     context, keeping its end; max_new_tokens is lowered when it would not fit next to the prompt.
     """
     ids = _prompt_ids(generator.tokenizer, prompt)
     ids, max_new = _fit_to_context(ids, params.max_new_tokens, _context_size(generator.model))
-    reply = _generate_once(generator, ids, max_new, 0.0 if params.greedy else params.temperature).strip()
-    if reply:
+    reply = _generate_once(generator, ids, max_new, 0.0 if params.greedy else params.temperature,
+                           should_stop).strip()
+    if reply or (should_stop is not None and should_stop()):
         return reply
     _log().info("model produced only whitespace; retrying once with sampling")
     if params.greedy:

@@ -24,7 +24,8 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
         raise PermanentError(f"dataset {dataset_key} is missing from the object store")
     self.report_progress(30, "training")
     with permanent_on(HousingDataError):
-        outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id)
+        outcome = train_and_register(json.loads(body), target=target, task_id=self.request.id,
+                                     progress=self.report_progress)
     return {"version": outcome.version, "metrics": outcome.metrics, "features": outcome.features}
 
 

@@ -97,7 +97,7 @@ def replay_dead_letter(letter_id: RowId, session: SessionDep, response: Response
 
     422 (naming `body`) if it still cannot be applied: not JSON, not a valid message, or a task's
     arguments of the wrong shape. A letter is replayed once: 409 if it was already replayed, unless
-    that replay's task ended in FAILURE or REVOKED (then it may be replayed again, e.g. corrected).
+    that replay's task ended in FAILURE, REVOKED or CANCELED (then it may be replayed again, e.g. corrected).
     """
     letter = get_dead_letter(session=session, letter_id=letter_id)
     if letter is None:

@@ -13,7 +13,14 @@ from api.schemas.tasks import TaskDetailOut, TaskEventOut, TaskListOut, TaskReco
 from api.task_results import present_result
 from api.validation import FilterText, Offset, PathText, UtcMoment
 from taskplatform.ledger.models import TaskRecord
-from taskplatform.ledger.records import TaskFilter, TaskState, get_task_record, list_task_records, task_events
+from taskplatform.ledger.records import (
+    TaskFilter,
+    TaskState,
+    get_task_record,
+    list_task_records,
+    reruns_of,
+    task_events,
+)
 
 router = APIRouter(tags=["tasks"])
 
@@ -26,12 +33,14 @@ def _record_out(record: TaskRecord) -> TaskRecordOut:
 
 @router.get("/tarefa/{task_id}", response_model=TaskDetailOut, responses=NOT_FOUND)
 def get_task(task_id: PathText, session: SessionDep) -> TaskDetailOut:
-    """State, progress, result or error of one task, with its transitions; 404 if unknown."""
+    """State, progress, result or error of one task, with its transitions, who cancelled it, the task it re-runs
+    and its re-runs; 404 if unknown."""
     record = get_task_record(session=session, task_id=task_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"unknown task id {task_id!r}")
     events = [TaskEventOut.model_validate(e) for e in task_events(session=session, task_id=task_id)]
-    return TaskDetailOut(**_record_out(record).model_dump(), events=events)
+    return TaskDetailOut(**_record_out(record).model_dump(), events=events,
+                         reexecucoes=reruns_of(session=session, task_id=task_id))
 
 
 @router.get("/tarefas", response_model=TaskListOut)

@@ -18,6 +18,20 @@ class TaskAccepted(BaseModel):
     state: str
 
 
+class TaskRerunAccepted(TaskAccepted):
+    """202 of `POST /tarefa/{id}/reexecutar`: the new task, and the one it re-runs."""
+
+    reexecucao_de: str
+
+
+class TaskCancelOut(BaseModel):
+    """202 of `POST /tarefa/{id}/cancelar`: CANCELED (it had not started) or CANCELING (it stops at its next
+    progress point)."""
+
+    task_id: str
+    state: str
+
+
 class TaskEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -48,10 +62,17 @@ class TaskRecordOut(BaseModel):
     updated_at: datetime
     #: Redis only: when the platform published the task again because its message was lost
     redelivered_at: datetime | None = None
+    canceled_at: datetime | None = None
+    #: the credential id of whoever cancelled it, or "anonymous"
+    canceled_by: str | None = None
+    #: the task this one re-runs
+    reexecucao_de: str | None = Field(default=None, validation_alias="rerun_of")
 
 
 class TaskDetailOut(TaskRecordOut):
     events: list[TaskEventOut]
+    #: ids of the tasks re-running this one, oldest first
+    reexecucoes: list[str] = []
 
 
 class TaskListOut(PageOut):

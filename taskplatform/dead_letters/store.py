@@ -149,14 +149,14 @@ class Claim:
 
 
 #: States of a replay task after which the letter may be replayed again.
-REPLAYABLE_AGAIN = frozenset({TaskState.FAILURE, TaskState.REVOKED})
+REPLAYABLE_AGAIN = frozenset({TaskState.FAILURE, TaskState.REVOKED, TaskState.CANCELED})
 
 
 def claim_for_replay(*, session: Session, letter_id: int) -> Claim:
     """Mark a letter as being replayed (`replayed_at` set, no task yet), in the caller's transaction.
 
     A letter is replayed once: a second replay is refused (AlreadyReplayed) unless its last replay
-    task ended in FAILURE or REVOKED, so a fix can be tried again. The mark is a compare-and-set on
+    task ended in FAILURE, REVOKED or CANCELED, so a fix can be tried again. The mark is a compare-and-set on
     what was read, so of two concurrent requests only one gets the letter.
     """
     table = DeadLetter.__table__

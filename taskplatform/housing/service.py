@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -106,14 +106,15 @@ def activate_newly_trained(candidate: Candidate, active: ModelVersion | None) ->
     return Decision(True, "activated: newly trained")
 
 
-def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_id: str | None) -> TrainingOutcome:
+def train_and_register(rows: Sequence[Mapping[str, Any]], *, target: str, task_id: str | None,
+                       progress: Callable[[int, str], None] = lambda _percent, _stage: None) -> TrainingOutcome:
     """Train, store the artifact and its plot, register the version and make it active.
 
-    A newly trained model is what the user asked for, so it becomes active; an older one
-    can be activated again. Same data and parameters give the same version (idempotent).
-    """
+    A newly trained model is what the user asked for, so it becomes active (an older one can be activated again);
+    same data and parameters give the same version. `progress` marks a progress point (a cancel stops it)."""
     regression = _regression()
     model = regression.train_housing_model(rows, target=target)
+    progress(70, "storing the model")
     data_hash = rows_hash(rows, target=target)
     version = version_id(KIND, data_hash, model.params)
     stored = save_artifact(KIND, version, {"pipeline": model.pipeline, "spec": model.spec},

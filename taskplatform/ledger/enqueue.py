@@ -11,6 +11,7 @@ from celery.canvas import Signature
 from sqlalchemy.orm import Session
 
 from taskplatform.core.settings import get_settings
+from taskplatform.ledger.cancellation import arguments_to_keep
 from taskplatform.ledger.idempotency import ScopedKey
 from taskplatform.ledger.records import TaskState, create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.messaging.publish import publish
@@ -36,14 +37,15 @@ class Enqueued:
 
 
 def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str, Any] | None = None,
-                    idempotency: ScopedKey | None = None) -> Enqueued:
+                    idempotency: ScopedKey | None = None, rerun_of: str | None = None) -> Enqueued:
     """Record a task as QUEUED, commit, then publish it under the record's id.
 
     With an idempotency key this scope already used for this task name, the first task is
     returned and nothing is published; if that first request had another hash,
     `IdempotencyKeyReused` is raised. The record is committed before publishing, so a worker
     never runs a task the ledger does not know; if publishing fails the record is removed
-    and `PublishFailed` raised, so the request can be retried safely.
+    and `PublishFailed` raised, so the request can be retried safely. The arguments are kept with the
+    record for re-runs (`rerun_of`: the task this one re-runs), unless their JSON is too large.
     """
     name = signature.task
     task_id = str(uuid.uuid4())
@@ -52,13 +54,15 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
     # the ledger keeps a copy until the task starts (taskplatform/ledger/redelivery.py). RabbitMQ cannot.
     message = ({"args": list(signature.args), "kwargs": dict(signature.kwargs)}
                if get_settings().broker_kind == "redis" else None)
+    arguments = arguments_to_keep(list(signature.args), dict(signature.kwargs))
     for _ in range(_CLAIM_ATTEMPTS):
         if idempotency is not None:
             existing = find_by_idempotency_key(session=session, name=name, idempotency=idempotency)
             if existing is not None:
                 return Enqueued(existing.id, existing.state, created=False)
         created = create_task_record(session=session, task_id=task_id, name=name, queue=queue, params=params,
-                                     idempotency=idempotency, message=message)
+                                     idempotency=idempotency, message=message, rerun_of=rerun_of,
+                                     arguments=arguments)
         session.commit()
         if created:
             break

@@ -30,6 +30,7 @@ class TaskRecord(Base):
         Index("ix_task_records_created_at", "created_at"),
         Index("ix_task_records_state_created_at", "state", "created_at"),
         Index("ix_task_records_name_created_at", "name", "created_at"),
+        Index("ix_task_records_rerun_of", "rerun_of"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -58,6 +59,14 @@ class TaskRecord(Base):
     # message lost between the broker and a killed worker can be published again (taskplatform/ledger/redelivery.py).
     message: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
     redelivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the task was cancelled, and by whom (the credential id, or "anonymous").
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_by: Mapped[str | None] = mapped_column(String(200))
+    #: The task this one re-runs (`POST /tarefa/{id}/reexecutar`).
+    rerun_of: Mapped[str | None] = mapped_column(String(64))
+    #: `{"args": [...], "kwargs": {...}}` as enqueued, kept for re-runs (null when too large, or enqueued before
+    #: migration 0007); deferred: only a re-run reads it.
+    arguments: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
 
 
 class TaskEvent(Base):

@@ -26,16 +26,23 @@ class TaskState(StrEnum):
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
     REVOKED = "REVOKED"
+    #: Asked to stop while running: it stops at its next progress point (taskplatform/ledger/cancellation.py).
+    CANCELING = "CANCELING"
+    CANCELED = "CANCELED"
 
 
-FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
+FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED, TaskState.CANCELED})
+#: States that a worker's STARTED, PROGRESS or RETRY never overwrite: the task was cancelled, or is being cancelled.
+CANCEL_STATES = frozenset({TaskState.CANCELING, TaskState.CANCELED})
 
 
 def create_task_record(*, session: Session, task_id: str, name: str, queue: str | None,
                        params: dict[str, Any] | None = None, idempotency: ScopedKey | None = None,
-                       message: dict[str, Any] | None = None) -> bool:
+                       message: dict[str, Any] | None = None, arguments: dict[str, Any] | None = None,
+                       rerun_of: str | None = None) -> bool:
     """Insert a `QUEUED` record; False when the idempotency key was already used for this task name
-    by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery."""
+    by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery;
+    `arguments` (the same shape) is kept with the record, for re-runs."""
     now = utcnow()
     stmt = dialect_insert(session, TaskRecord.__table__).values(
         id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
@@ -44,6 +51,7 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
         request_hash=idempotency.request_hash if idempotency else None,
         created_at=now, updated_at=now,
         message=message if message is not None else null(),  # SQL NULL, not JSON null
+        arguments=arguments if arguments is not None else null(), rerun_of=rerun_of,
     ).on_conflict_do_nothing().returning(TaskRecord.__table__.c.id)
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that ON CONFLICT DO NOTHING skipped.
     if session.execute(stmt).first() is None:
@@ -70,15 +78,19 @@ def delete_task_record(*, session: Session, task_id: str) -> None:
 
 
 def record_transition(*, session: Session, task_id: str, name: str, queue: str | None, state: TaskState,
-                      detail: dict[str, Any] | None = None, **fields: Any) -> None:
+                      detail: dict[str, Any] | None = None, **fields: Any) -> str:
     """Write a state change: one upsert of the record (created if a producer outside the
-    API, such as beat, sent the task) and one appended event.
+    API, such as beat, sent the task) and one appended event. Returns the record's state afterwards.
 
     A record in a final state is never moved back by a state that is not final: Celery publishes a
     retry before `on_retry` writes its RETRY, so with a short countdown the next attempt can finish
     first, and a late RETRY (or PROGRESS, or STARTED of a redelivery) must not hide its SUCCESS. A
     redelivery's STARTED still counts as an attempt. The event is appended all the same: the history
-    shows what happened, in the order it was written."""
+    shows what happened, in the order it was written.
+
+    A cancelled record (CANCELED, or CANCELING for a state that is not final) is left untouched and
+    gets no event: the state returned tells the worker to stop (in the same statement as the write, so
+    a cancel and a worker starting the task cannot both win). CANCELED itself is never overwritten."""
     now = utcnow()
     table = TaskRecord.__table__
     values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
@@ -86,21 +98,32 @@ def record_transition(*, session: Session, task_id: str, name: str, queue: str |
         id=task_id, name=name, queue=queue, created_at=now, attempts=1 if state == TaskState.STARTED else 0,
         **values,
     )
-    if state in FINAL_STATES:
-        update = dict(values)
-    else:  # each column keeps its value on a finished record
-        finished = table.c.state.in_(sorted(FINAL_STATES))
-        update = {column: case((finished, table.c[column]), else_=value) for column, value in values.items()}
+    held = table.c.state.in_(sorted(CANCEL_STATES if state not in FINAL_STATES else {TaskState.CANCELED}))
+    # Each column keeps its value on a record this state must not move: a finished (or cancelled) one for a state
+    # that is not final, a CANCELED one for a final state. `excluded` is the proposed row, typed as its columns.
+    keep = held if state in FINAL_STATES else table.c.state.in_(sorted(FINAL_STATES | CANCEL_STATES))
+    update = {column: case((keep, table.c[column]), else_=stmt.excluded[column]) for column in values}
     if state == TaskState.STARTED:
         # Counts deliveries, so a redelivery after a worker crash shows as a second attempt.
-        update["attempts"] = table.c.attempts + 1
-        update["message"] = null()  # a worker has it: the broker redelivers it from here on
-    session.execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update))
+        update["attempts"] = case((held, table.c.attempts), else_=table.c.attempts + 1)
+        # A worker has it: the broker redelivers it from here on.
+        update["message"] = case((held, table.c.message), else_=null())
+    upsert = stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update).returning(table.c.state)
+    after: str = session.execute(upsert).scalar_one()
+    if after in CANCEL_STATES and after != state:
+        return after
     session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
+    return after
 
 
 def get_task_record(*, session: Session, task_id: str) -> TaskRecord | None:
     return session.get(TaskRecord, task_id)
+
+
+def reruns_of(*, session: Session, task_id: str) -> list[str]:
+    """Ids of the tasks re-running this one, oldest first."""
+    return list(session.scalars(select(TaskRecord.id).where(TaskRecord.rerun_of == task_id)
+                                .order_by(TaskRecord.created_at, TaskRecord.id)))
 
 
 def task_events(*, session: Session, task_id: str) -> list[TaskEvent]:

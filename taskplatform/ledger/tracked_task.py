@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -15,7 +16,8 @@ from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import TRANSIENT_ERRORS
 from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
-from taskplatform.ledger.records import TaskState, record_transition
+from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
+from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
 from taskplatform.messaging.queues import queue_for
 
 logger = logging.getLogger("taskplatform.tasks")
@@ -30,6 +32,10 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     A ledger write that fails is logged and never fails the task: the task's own effect
     is what must not be lost, and a broken database makes that effect retry anyway.
+
+    Cancels (taskplatform/ledger/cancellation.py): the STARTED write finds a cancelled record untouched, and the
+    body does not run; a PROGRESS write (`report_progress`, a progress point) that finds CANCELING stops the task.
+    Both raise `TaskCanceled`, an `Ignore`: no failure or retry is recorded and the message is acknowledged.
     """
 
     autoretry_for = TRANSIENT_ERRORS
@@ -51,15 +57,59 @@ class TrackedTask(Task):  # type: ignore[misc]
             cls.max_retries = get_settings().task_max_retries
         super().on_bound(app)
 
-    def _record(self, task_id: str, state: TaskState, detail: dict[str, Any] | None = None, **fields: Any) -> None:
+    def _record(self, task_id: str, state: TaskState, detail: dict[str, Any] | None = None,
+                **fields: Any) -> str | None:
+        """The record's state after the write; None if not tracked or the write failed."""
         if not self.tracked:
-            return
+            return None
         try:
             with session_scope() as session:
-                record_transition(session=session, task_id=task_id, name=self.name,
-                                  queue=self._queue(), state=state, detail=detail, **fields)
+                return record_transition(session=session, task_id=task_id, name=self.name,
+                                         queue=self._queue(), state=state, detail=detail, **fields)
         except Exception:
             logger.exception("ledger write failed: task=%s id=%s state=%s", self.name, task_id, state)
+            return None
+
+    def _stop_canceled(self, task_id: str, state: str | None, reason: str) -> None:
+        """Raise `TaskCanceled` if the ledger says this task was cancelled, first moving CANCELING to CANCELED."""
+        if state not in CANCEL_STATES:
+            return
+        if state == TaskState.CANCELING:
+            try:
+                with session_scope() as session:
+                    finish_canceled(session=session, task_id=task_id, reason=reason)
+            except Exception:  # the record stays CANCELING; a redelivery would stop it again
+                logger.exception("ledger write failed: task=%s id=%s state=CANCELED", self.name, task_id)
+        logger.info("task canceled: %s id=%s (%s)", self.name, task_id, reason)
+        raise TaskCanceled(reason)
+
+    def _canceling(self) -> bool:
+        task_id = self.request.id
+        if not self.tracked or not task_id:
+            return False
+        try:
+            with session_scope() as session:
+                return is_canceling(session=session, task_id=task_id)
+        except Exception:
+            logger.exception("ledger read failed: task=%s id=%s", self.name, task_id)
+            return False
+
+    def cancel_probe(self, every_s: float = 0.5) -> Callable[[], bool]:
+        """For loops too tight for a ledger read each turn (tokens): a check that is True once the task was asked
+        to stop, reading the ledger at most every `every_s` seconds. Follow it with `stop_if_canceled()`."""
+        seen = {"at": time.monotonic(), "canceling": False}
+
+        def canceling() -> bool:
+            if not seen["canceling"] and time.monotonic() - seen["at"] >= every_s:
+                seen.update(at=time.monotonic(), canceling=self._canceling())
+            return bool(seen["canceling"])
+
+        return canceling
+
+    def stop_if_canceled(self) -> None:
+        """A progress point without progress to report (between tokens, say): stop if the task was cancelled."""
+        if self._canceling():
+            self._stop_canceled(self.request.id, TaskState.CANCELING, "canceled while running")
 
     def _queue(self) -> str | None:
         info = getattr(self.request, "delivery_info", None) or {}
@@ -68,8 +118,9 @@ class TrackedTask(Task):  # type: ignore[misc]
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.request.tp_started = time.monotonic()
         logger.info("task started: %s id=%s retries=%s", self.name, task_id, self.request.retries)
-        self._record(task_id, TaskState.STARTED, started_at=utcnow(), finished_at=None,
-                     detail={"retries": self.request.retries, "hostname": self.request.hostname})
+        state = self._record(task_id, TaskState.STARTED, started_at=utcnow(), finished_at=None,
+                             detail={"retries": self.request.retries, "hostname": self.request.hostname})
+        self._stop_canceled(task_id, state, "canceled before it started")
 
     def _runtime(self) -> float | None:
         started = getattr(self.request, "tp_started", None)
@@ -115,7 +166,8 @@ class TrackedTask(Task):  # type: ignore[misc]
             logger.exception("could not store task %s id=%s as a dead letter", self.name, self.request.id)
 
     def report_progress(self, percent: int, message: str) -> None:
-        """Record progress (0-100 and a stage) visible at `/tarefa/{id}`."""
+        """Record progress (0-100 and a stage) visible at `/tarefa/{id}`; a progress point: raises `TaskCanceled`
+        if the task was cancelled."""
         self.update_state(state=TaskState.PROGRESS, meta={"percent": percent, "message": message})
 
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: dict[str, Any] | None = None,
@@ -123,7 +175,8 @@ class TrackedTask(Task):  # type: ignore[misc]
         task_id = task_id or self.request.id
         if state == TaskState.PROGRESS and task_id:
             meta = meta or {}
-            self._record(task_id, TaskState.PROGRESS, progress=meta.get("percent"),
-                         progress_message=meta.get("message"), detail=meta)
+            state = self._record(task_id, TaskState.PROGRESS, progress=meta.get("percent"),
+                                 progress_message=meta.get("message"), detail=meta)
+            self._stop_canceled(task_id, state, f"canceled at {meta.get('percent')}%: {meta.get('message')}")
         if not isinstance(self.backend, DisabledBackend):
             super().update_state(task_id=task_id, state=state, meta=meta, **kwargs)

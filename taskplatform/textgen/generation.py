@@ -6,6 +6,7 @@ API can check requests against these limits without loading them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ml.textgen import (
@@ -28,6 +29,8 @@ def model() -> Any:
     return load_generator(get_settings().effective_textgen_model)
 
 
-def reply(generator: Any, text: str, params: GenerationParams) -> dict[str, Any]:
-    """A reply to `text` in the seed's chat shape (`content`, `role`, `tool_calls`), never empty."""
-    return chat_result(generate_reply(generator, text, params))
+def reply(generator: Any, text: str, params: GenerationParams,
+          should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """A reply to `text` in the seed's chat shape (`content`, `role`, `tool_calls`), never empty unless
+    `should_stop` (checked between tokens: a cancel) ended it."""
+    return chat_result(generate_reply(generator, text, params, should_stop))

@@ -21,7 +21,7 @@ from taskplatform.messaging.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_QUEUES = ("rasp_data", "raw_sessions", "raw_sessions.dlq", DEAD_LETTER_QUEUE)
-FINAL = {"SUCCESS", "FAILURE", "REVOKED"}
+FINAL = {"SUCCESS", "FAILURE", "REVOKED", "CANCELED"}
 #: Variables of the platform that must not leak from the developer's shell into a stack.
 PLATFORM_VARS = ("BROKER_URL", "RABBITMQ_URL", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_USER",
                  "RABBITMQ_PASSWORD", "REDIS_URL", "RESULT_BACKEND", "DATABASE_URL", "S3_ENDPOINT_URL",
@@ -62,11 +62,12 @@ class Stack:
 
     # Processes ------------------------------------------------------------------------
     def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2, process: str = "worker",
-                     **extra_env: str) -> None:
-        """Start the stack's worker, or with `process` another one (node `<stack>-<process>@test`)."""
+                     args: tuple[str, ...] = (), **extra_env: str) -> None:
+        """Start the stack's worker, or with `process` another one (node `<stack>-<process>@test`); `args` are
+        more `celery worker` options."""
         node = self.worker_name if process == "worker" else f"{self.name}-{process}@test"
         self.supervisor.start(process, worker_command(queues=queues, concurrency=concurrency, name=node,
-                                                      extra=("--without-gossip", "--without-mingle")),
+                                                      extra=("--without-gossip", "--without-mingle", *args)),
                               env={**self.env, **extra_env}, cwd=ROOT, stop_timeout=30)
         wait_until(lambda: self._worker_answers(node), timeout=60, interval=0.3, what=f"worker {node}")
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from ml.synthetic_gym import SyntheticGym, generate_gym
+from taskplatform.dev.processes import wait_until
 from tests.integration.conftest import postgres_database
 from tests.integration.stack import Stack, migrate
 
@@ -134,3 +135,22 @@ def test_a_worse_model_is_registered_but_not_promoted(own: Stack) -> None:
     assert models[first["result"]["version"]]["active"] is True and models[result["version"]]["active"] is False
     assert models[result["version"]]["decision"] == result["reason"]
     assert stack.api.get("/relatorio/churn", params={"limit": 1}).json()["model_version"] == first["result"]["version"]
+
+
+def test_a_retraining_canceled_while_running_stops_at_its_next_progress_point(own: Stack) -> None:
+    """Breach caught: a running task asked to stop that runs on to SUCCESS, or ends as a FAILURE (retried, or
+    dead-lettered) instead of CANCELED."""
+    stack = own
+    _load_gym(stack)
+    task_id = stack.api.post("/relatorio/churn/atualizar-modelo").json()["task_id"]
+    wait_until(lambda: stack.api.get(f"/tarefa/{task_id}").json()["state"] == "PROGRESS", timeout=120,
+               interval=0.02, what="the retraining's first progress point")
+    answer = stack.api.post(f"/tarefa/{task_id}/cancelar")
+    assert answer.status_code == 202 and answer.json() == {"task_id": task_id, "state": "CANCELING"}, answer.text
+    record = stack.wait_task(task_id, timeout=180)
+    assert record["state"] == "CANCELED", record
+    states = [e["state"] for e in record["events"]]
+    assert states[:2] == ["QUEUED", "STARTED"] and states[-2:] == ["CANCELING", "CANCELED"], states
+    assert not {"SUCCESS", "FAILURE", "RETRY"} & set(states)
+    assert record["canceled_by"] == "anonymous" and record["result"] is None
+    assert record["events"][-1]["detail"]["reason"].startswith("canceled at ")

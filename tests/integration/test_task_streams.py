@@ -92,7 +92,7 @@ def test_a_task_stream_shows_each_transition_in_order_ends_at_the_final_state_an
         events = reader.events()  # to the end: the API closes the stream after the final state
     states = [e.data["state"] for e in events]
     assert states[:2] == ["QUEUED", "STARTED"] and states[-1] == "SUCCESS", states
-    assert [e.data["progress"] for e in events if e.data["state"] == "PROGRESS"] == [10, 30]
+    assert [e.data["progress"] for e in events if e.data["state"] == "PROGRESS"] == [10, 30, 70]
     assert events[-1].data["progress"] == 100
     assert [e.kind for e in events] == ["transition"] * len(events)
     assert [e.id for e in events] == sorted(e.id for e in events) and len({e.id for e in events}) == len(events)

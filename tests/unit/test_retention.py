@@ -52,6 +52,17 @@ def populated(engine: Engine) -> Engine:
     return engine
 
 
+def test_cancelled_records_go_with_their_kept_arguments_while_canceling_ones_stay(engine: Engine) -> None:
+    with Session(engine) as session:
+        add_task(session, "old-canceled", "CANCELED", 40)
+        add_task(session, "old-canceling", "CANCELING", 40)  # its worker has not stopped yet: not finished
+        session.get(TaskRecord, "old-canceled").arguments = {"args": [], "kwargs": {"data": "2026-01-01"}}
+        session.commit()
+    purged = purge_expired(sessionmaker(engine), now=NOW, task_days=30, dead_letter_days=90)
+    assert purged.task_records == 1
+    assert remaining(engine)[0] == {"old-canceling"}
+
+
 def remaining(engine: Engine) -> tuple[set[str], int, set[str]]:
     with Session(engine) as session:
         return (set(session.scalars(select(TaskRecord.id))),

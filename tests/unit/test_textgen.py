@@ -130,7 +130,7 @@ def test_empty_prompt_still_gets_a_reply(generator: Any) -> None:
 def test_blank_output_is_retried_once_with_sampling(generator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[float] = []
 
-    def fake(gen: Any, ids: list[int], max_new_tokens: int, temperature: float) -> str:
+    def fake(gen: Any, ids: list[int], max_new_tokens: int, temperature: float, should_stop: Any = None) -> str:
         calls.append(temperature)
         return "  \n " if len(calls) == 1 else "segunda tentativa"
 
@@ -144,7 +144,7 @@ def test_blank_output_is_retried_once_with_sampling(generator: Any, monkeypatch:
 def test_blank_output_twice_falls_back_to_a_fixed_sentence(generator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[float] = []
 
-    def fake(gen: Any, ids: list[int], max_new_tokens: int, temperature: float) -> str:
+    def fake(gen: Any, ids: list[int], max_new_tokens: int, temperature: float, should_stop: Any = None) -> str:
         calls.append(temperature)
         return ""
 
@@ -223,3 +223,16 @@ def test_importing_the_modules_loads_no_ml_framework_or_platform_code() -> None:
 
 def test_chat_result_has_the_seed_response_shape() -> None:
     assert chat_result("x") == {"content": "x", "role": "assistant", "tool_calls": None}
+
+
+def test_should_stop_ends_the_generation_between_tokens(generator: Any) -> None:
+    checks: list[int] = []
+
+    def stop_after_three() -> bool:
+        checks.append(1)
+        return len(checks) >= 3
+
+    params = GenerationParams(max_new_tokens=200, temperature=0.0)
+    reply = generate_reply(generator, "Olá", params, should_stop=stop_after_three)
+    assert len(generator.tokenizer(reply, add_special_tokens=False)["input_ids"]) <= 4
+    assert 3 <= len(checks) <= 5  # checked once per token, not again for the whitespace retry
