@@ -51,7 +51,7 @@ def _ledger(task_id: str) -> tuple[str, list[str]]:
 def test_a_canceled_task_is_skipped_before_its_body(app: Celery) -> None:
     ran: list[str] = []
 
-    @app.task(name="reports.daily", bind=True)
+    @app.task(name="reports.daily", bind=True, shared=False)  # not also in every later app
     def daily(self: Any) -> None:
         ran.append("body")
 
@@ -66,7 +66,7 @@ def test_a_canceled_task_is_skipped_before_its_body(app: Celery) -> None:
 def test_a_running_task_stops_at_its_next_progress_point(app: Celery) -> None:
     ran: list[int] = []
 
-    @app.task(name="reports.daily", bind=True)
+    @app.task(name="reports.daily", bind=True, shared=False)  # not also in every later app
     def daily(self: Any) -> None:
         self.report_progress(10, "first stage")
         ran.append(1)
@@ -81,7 +81,7 @@ def test_a_running_task_stops_at_its_next_progress_point(app: Celery) -> None:
 
 
 def test_stop_if_canceled_is_a_progress_point_without_progress(app: Celery) -> None:
-    @app.task(name="textgen.generate", bind=True)
+    @app.task(name="textgen.generate", bind=True, shared=False)  # not also in every later app
     def generate(self: Any) -> str:
         _cancel(self.request.id)
         probe = self.cancel_probe(every_s=0)
@@ -95,7 +95,7 @@ def test_stop_if_canceled_is_a_progress_point_without_progress(app: Celery) -> N
 
 
 def test_a_task_never_canceled_runs_as_before(app: Celery) -> None:
-    @app.task(name="reports.daily", bind=True)
+    @app.task(name="reports.daily", bind=True, shared=False)  # not also in every later app
     def daily(self: Any) -> str:
         self.report_progress(10, "stage")
         return "done"
