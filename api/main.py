@@ -9,9 +9,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from api.auth import AccessMiddleware, Verifier, document_access
 from api.body_limit import BodyLimitMiddleware, route_limits
+from api.console import domains as console_domains
+from api.console import overview as console_overview
+from api.console import signin as console_signin
+from api.console import tasks as console_tasks
+from api.console.proxy import ConsoleMiddleware
+from api.console.render import STATIC
+from api.console.session import SESSION_COOKIE, SessionSigner, signing_key
 from api.routers import (
     checkins,
     churn,
@@ -69,13 +77,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
         lifespan=_lifespan,
     )
-    app.add_middleware(AccessMiddleware, verifier=Verifier.from_settings(settings),
-                       textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate)
+    verifier = Verifier.from_settings(settings)
+    signer = SessionSigner(signing_key(settings))
+    app.state.console_verifier, app.state.console_signer = verifier, signer
+    app.add_middleware(AccessMiddleware, verifier=verifier,
+                       textgen_public=settings.textgen_public, textgen_public_rate=settings.textgen_public_rate,
+                       console_session=lambda cookies: signer.verify(cookies.get(SESSION_COOKIE)))
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, per_route=route_limits(settings))
+    app.add_middleware(ConsoleMiddleware)  # outermost: the others see the API path of a console call
     answer_invalid_messages(app)
     for module in (system, task_status, task_control, task_events, checkins, reports, churn, devices, sessions,
-                   dead_letters, housing, textgen):
+                   dead_letters, housing, textgen, console_signin, console_overview, console_tasks, console_domains):
         app.include_router(module.router)
+    app.mount("/painel/static", StaticFiles(directory=STATIC), name="painel-static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

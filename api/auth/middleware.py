@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import limits
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth.credentials import READ, Verifier
+from api.auth.credentials import READ, Credential, Verifier
 from api.auth.policy import Outcome, decide
 
 HEADER = "X-API-Key"
 REALM = 'realm="taskplatform"'
+#: Where a console page sends a browser that has not signed in.
+CONSOLE_SIGN_IN = "/painel/entrar"
+#: Reads the console's session from a request's cookies (None: no valid session).
+ConsoleSessionReader = Callable[[Mapping[str, str]], Credential | None]
 
 
 class PublicRateLimit:
@@ -66,8 +71,9 @@ class AccessMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, verifier: Verifier, textgen_public: bool = False,
-                 textgen_public_rate: str = "10/minute") -> None:
+                 textgen_public_rate: str = "10/minute", console_session: ConsoleSessionReader | None = None) -> None:
         self.app = app
+        self.console_session = console_session
         self.verifier = verifier
         self.textgen_public = textgen_public
         self.rate_limit = PublicRateLimit(textgen_public_rate)
@@ -82,15 +88,23 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        decision = decide(self.verifier, method=scope["method"], path=route_path(scope), api_key=headers.get(HEADER),
-                          authorization=headers.get("authorization"), textgen_public=self.textgen_public)
         state = scope.setdefault("state", {})
+        # The console's cookie counts on `/painel/*` only (`api.console.proxy` marks those requests): anywhere
+        # else a browser's ambient cookie must not authorize anything.
+        console = state.get("console")
+        session = self.console_session(cookie_parser(headers.get("cookie", ""))) \
+            if console and self.console_session is not None else None
+        decision = decide(self.verifier, method=scope["method"], path=route_path(scope), api_key=headers.get(HEADER),
+                          authorization=headers.get("authorization"), textgen_public=self.textgen_public,
+                          console_session=session)
         state["auth_configured"] = self.verifier.configured
         if decision.credential is not None:
             state["credential_id"] = decision.credential.id
             state["credential_scopes"] = decision.credential.scopes
-        refusal = None
-        if decision.outcome is Outcome.UNAUTHORIZED:
+        refusal: Response | None = None
+        if decision.outcome is Outcome.UNAUTHORIZED and console == "page" and scope["method"] in ("GET", "HEAD"):
+            refusal = RedirectResponse(f"{scope.get('root_path', '')}{CONSOLE_SIGN_IN}", status_code=303)
+        elif decision.outcome is Outcome.UNAUTHORIZED:
             refusal = JSONResponse({"detail": f"{decision.reason}: send {HEADER} or Authorization: Bearer <JWT>"},
                                    status_code=401, headers={"WWW-Authenticate": self.challenge})
         elif decision.outcome is Outcome.FORBIDDEN:

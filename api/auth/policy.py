@@ -12,8 +12,10 @@ from api.auth.credentials import READ, WRITE, Credential, CredentialError, Verif
 
 #: Always open: the index, the short health answer, the demo page, and the API documentation when it is
 #: served at all (the app factory turns it off in production; see `docs_enabled`).
-PUBLIC_PATHS = frozenset({"/", "/status", "/demo", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES = ("/demo/",)
+#: The console's sign-in and sign-out pages and its stylesheet and script are open too (its views are not).
+PUBLIC_PATHS = frozenset({"/", "/status", "/demo", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+                          "/painel/entrar", "/painel/sair"})
+PUBLIC_PREFIXES = ("/demo/", "/painel/static/")
 #: Opened to anonymous callers, rate limited, when TEXTGEN_PUBLIC is true.
 TEXTGEN_PREDICT = "/api/predict"
 TEXTGEN_RESULT_PREFIX = "/api/result/"
@@ -50,8 +52,11 @@ def is_public_textgen(method: str, path: str) -> bool:
 
 
 def decide(verifier: Verifier, *, method: str, path: str, api_key: str | None, authorization: str | None,
-           textgen_public: bool = False) -> Decision:
-    """Allow, refuse (401 no or bad credential, 403 wrong scope), or send to the anonymous rate limit."""
+           textgen_public: bool = False, console_session: Credential | None = None) -> Decision:
+    """Allow, refuse (401 no or bad credential, 403 wrong scope), or send to the anonymous rate limit.
+
+    `console_session` is the credential of the console's signed cookie, which the middleware reads for
+    `/painel/*` requests only; a header, when sent, wins over it."""
     try:
         credential = verifier.identify(api_key=api_key, authorization=authorization) if verifier.configured \
             else None
@@ -59,6 +64,8 @@ def decide(verifier: Verifier, *, method: str, path: str, api_key: str | None, a
         if is_public(path):  # a stale header never breaks a health check or the demo page
             return Decision(Outcome.ALLOW)
         return Decision(Outcome.UNAUTHORIZED, reason=str(exc))
+    if credential is None and verifier.configured:
+        credential = console_session
     if credential is None:
         if textgen_public and is_public_textgen(method, path):
             # Only the generation itself costs; polling a result by its unguessable id is cheap.

@@ -137,6 +137,8 @@ def _optional_secret_problems(settings: Settings) -> list[str]:
         problems.append("API_READ_KEYS and API_KEYS share a key (it would have the full scope)")
     if settings.jwt_secret is not None and _is_default(settings.jwt_secret.get_secret_value()):
         problems.append("JWT_SECRET is a placeholder")
+    if settings.console_secret is not None and _is_default(settings.console_secret.get_secret_value()):
+        problems.append("CONSOLE_SECRET is a placeholder")
     for name, secret, shortest in (("MODELS_S3_ACCESS_KEY", settings.models_s3_access_key, MIN_S3_ACCESS_KEY_LENGTH),
                                    ("MODELS_S3_SECRET_KEY", settings.models_s3_secret_key, MIN_S3_SECRET_KEY_LENGTH)):
         if secret is not None and (_is_default(secret.get_secret_value()) or

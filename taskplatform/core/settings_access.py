@@ -30,6 +30,9 @@ class AccessSettings(BaseSettings):
     #: When set, a JWT's `aud` (`iss`) claim must be this value; when unset, a token with `aud` is refused.
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    #: Signs the console's (`/painel`) session cookies. Unset: derived from API_KEYS and JWT_SECRET (so rotating
+    #: them signs every operator out); set it to keep sessions across a key rotation. At least 32 characters.
+    console_secret: SecretStr | None = Field(default=None, min_length=32)
     #: Serve /docs, /redoc and /openapi.json in production too (development always serves them).
     api_docs: bool = False
     #: Open text generation (`/api/predict`, `/api/result/{id}`) to anonymous callers; `/demo` is always open.

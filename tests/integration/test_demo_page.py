@@ -6,20 +6,15 @@ The browser is Debian's `chromium` (`scripts/ensure-test-tools.sh`, run by `make
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, expect, sync_playwright
+from playwright.sync_api import Request, expect, sync_playwright
 
+from tests.integration.browser import LAUNCH_ARGS, chromium, screenshot_on_failure
 from tests.integration.stack import Stack
-from tests.services import REGISTRY
 
-CHROMIUM = "/usr/bin/chromium"
-#: Flags for a closed network: no background traffic, no sandbox (root in containers), no GPU.
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--disable-quic"]
 #: The page polls every 2 s; generation on the tiny model takes a few seconds.
 ANSWER_TIMEOUT_MS = 90_000
 PROMPT = "Escreva uma frase curta sobre o mar."
@@ -30,30 +25,10 @@ FINISHED_JS = """() => {
 }"""
 
 
-def _chromium() -> str:
-    """Debian's chromium; without it the test is skipped loudly (CI=true fails the run)."""
-    path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    if path is None:
-        reason = f"{CHROMIUM} is not installed (run scripts/ensure-test-tools.sh as root, or apt-get install chromium)"
-        REGISTRY.skipped["chromium"] = reason
-        pytest.skip(f"browser test: {reason}")
-    return path
-
-
-def _screenshot(page: Page, path: Path, failure: BaseException) -> None:
-    """Keep what the page showed when the test failed; never hide the failure itself."""
-    try:
-        page.screenshot(path=str(path), full_page=True)
-    except Exception as exc:
-        failure.add_note(f"no screenshot of the page: {exc}")
-    else:
-        failure.add_note(f"screenshot of the page: {path}")
-
-
 def test_demo_page_shows_the_generated_answer(stack: Stack, tmp_path: Path) -> None:
     if stack.name != "redis-sqlite":
         pytest.skip("the browser test runs on the redis-sqlite stack only")
-    executable = _chromium()
+    executable = chromium()
     requests: list[tuple[str, str]] = []
     page_errors: list[str] = []
 
@@ -80,7 +55,7 @@ def test_demo_page_shows_the_generated_answer(stack: Stack, tmp_path: Path) -> N
                 assert answer.inner_text().strip(), "the page finished without an answer"
                 assert page_errors == []
             except BaseException as exc:
-                _screenshot(page, tmp_path / "demo-page.png", exc)
+                screenshot_on_failure(page, tmp_path / "demo-page.png", exc)
                 raise
         finally:
             browser.close()

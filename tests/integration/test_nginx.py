@@ -172,7 +172,8 @@ def test_flower_is_routed_only_with_flower_public(nginx: RunningNginx, request: 
     assert all(path != "/flower/metrics" for path, _ in nginx.flower.seen)
 
 
-@pytest.mark.parametrize("path", ["/tarefa/abc/eventos", "/tarefas/eventos?name=x"])
+@pytest.mark.parametrize("path", ["/tarefa/abc/eventos", "/tarefas/eventos?name=x", "/painel/api/tarefa/abc/eventos",
+                                  "/painel/api/tarefas/eventos"])
 def test_event_streams_pass_each_event_at_once(nginx: RunningNginx, path: str) -> None:
     """Breach: nginx held a stream's events in its buffers (the client saw nothing until the stream ended)."""
     with nginx.client() as client, client.stream("GET", f"https://127.0.0.1:{nginx.https}{path}",

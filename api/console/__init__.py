@@ -1,0 +1,1 @@
+"""The operator console at `/painel`: server-rendered pages over the same functions as the JSON API."""
