@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.render import page
 from api.deps import SessionDep
-from api.routers.system import _inspections
+from api.routers.system import worker_inspections
 from taskplatform.core.metrics import PlatformCollector
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.records import TaskFilter, count_by_state_since, list_task_records_after
@@ -40,7 +40,7 @@ def _platform_samples() -> dict[str, dict[str, float]]:
 @router.get("", response_class=HTMLResponse)
 async def overview(request: Request, session: SessionDep) -> Response:
     samples = await run_in_threadpool(_platform_samples)
-    inspection = await _inspections().get()
+    inspection = await worker_inspections().get()
     consumers = {queue: sorted(name for name, worker in inspection.workers.items() if queue in worker["queues"])
                  for queue in TASK_QUEUES}
     queues: list[dict[str, Any]] = [

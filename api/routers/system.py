@@ -34,7 +34,7 @@ def _metrics_registry() -> CollectorRegistry:
 
 
 @cache
-def _inspections() -> InspectionCache:
+def worker_inspections() -> InspectionCache:
     """This process's worker inspections, made on first use."""
     settings = get_settings()
     return InspectionCache.for_app(celery_app, max_age=settings.celery_status_cache_s,
@@ -77,7 +77,7 @@ async def status(settings: SettingsDep, request: Request, response: Response) ->
     broker, database, inspection, object_store = await asyncio.gather(
         run_in_threadpool(check_broker, settings),
         run_in_threadpool(check_database, settings),
-        _inspections().get(),
+        worker_inspections().get(),
         check_object_store(settings),
     )
     checks = {"broker": broker, "database": database, "object_store": object_store,
@@ -108,7 +108,7 @@ async def celery_status() -> dict[str, Any]:
 
     From one inspection shared by every caller for `CELERY_STATUS_CACHE_S` seconds (`cached_at`, `age_s`).
     """
-    inspection = await _inspections().get()
+    inspection = await worker_inspections().get()
     return {"ok": inspection.ok, "workers": inspection.workers, "cached_at": inspection.taken_at.isoformat(),
             "age_s": round(inspection.age_s(), 3), "duration_s": round(inspection.duration_s, 3),
             **({"reason": inspection.reason} if inspection.reason else {})}
