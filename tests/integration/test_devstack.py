@@ -81,6 +81,17 @@ def test_make_up_serves_a_batch_lists_the_worker_in_flower_and_stops_cleanly(tmp
         task = api.post("/checkin/batch", json=[{"aluno_id": 1, "data_hora": "2026-11-20T10:00:00Z"}]).json()
         wait_until(lambda: api.get(task["status_url"]).json()["state"] == "SUCCESS", timeout=60,
                    what="the batch to succeed")
+        # The console (open without API_KEYS) shows live data, and the task's stream ends at its final state.
+        views = ["/painel", "/painel/tarefas", f"/painel/tarefas/{task['task_id']}", "/painel/dead-letters",
+                 "/painel/agendamentos", "/painel/academia", "/painel/modelos", "/painel/dispositivos"]
+        for view in views:
+            page = api.get(view)
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), view
+        assert task["task_id"] in api.get("/painel/tarefas").text
+        with api.stream("GET", f"/tarefa/{task['task_id']}/eventos") as stream:
+            states = [json.loads(line[len("data:"):])["state"] for line in stream.iter_lines()
+                      if line.startswith("data:")]
+        assert states[0] == "QUEUED" and states[-1] == "SUCCESS" and "STARTED" in states, states
 
         flower = httpx.Client(base_url=f"http://127.0.0.1:{flower_port}", timeout=10,
                               auth=(secrets["flower_user"], secrets["flower_password"]))
