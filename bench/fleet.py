@@ -38,6 +38,9 @@ from bench.latency import KeepAlive, cpu_seconds  # noqa: E402
 from taskplatform.dev.embedded import free_port, start_valkey  # noqa: E402
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
 
+#: Keep-alive connections the client may hold open at once (2,000 Pis would each hold one).
+CONNECTIONS = 512
+
 
 def reading(n: int, devices: int) -> bytes:
     """The seed's health check of device n % devices, as a Pi sends it."""
@@ -82,8 +85,15 @@ async def offer(url: str, headers: dict[str, str], rate: float, seconds: float, 
     statuses: dict[int | str, int] = {}
     samples: list[tuple[float, int]] = []
     opened = 0
+    # At most this many connections: a request finding none free waits here, its latency still counted from its
+    # scheduled moment (thousands of fresh connections would measure the kernel's accept queue instead).
+    slots = asyncio.Semaphore(CONNECTIONS)
 
     async def one(i: int, due: float) -> None:
+        async with slots:
+            await exchange(i, due)
+
+    async def exchange(i: int, due: float) -> None:
         nonlocal opened
         body = reading(i, devices)
         request = (f"POST /devices/health HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
