@@ -25,8 +25,9 @@ def route_limits(settings: Settings) -> dict[str, int]:
         "/alunos": settings.max_body_bytes_checkins,  # as many students as check-ins in a batch
         "/treinar": settings.max_body_bytes_training,
         "/prever": settings.max_body_bytes_prediction,
-        "/sessions": settings.max_body_bytes_sessions,
-        "/devices/health": settings.max_body_bytes_device_health,
+        # one object or an array of them: the array's limit here, a single object's checked by the route (413)
+        "/sessions": max(settings.max_body_bytes_sessions, settings.max_body_bytes_sessions_batch),
+        "/devices/health": max(settings.max_body_bytes_device_health, settings.max_body_bytes_devices_batch),
         # a corrected body may be any dead letter's, a whole session included
         "/dead-letters/*/replay": max(settings.max_body_bytes, settings.max_body_bytes_sessions),
     }
@@ -37,6 +38,12 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(status_code=413, detail=_detail(limit))
+
+
+def too_large(limit: int) -> HTTPException:
+    """The 413 a route raises itself for a body over a limit narrower than its path's (a single object in a route
+    that also takes arrays): the same answer as the middleware's."""
+    return HTTPException(status_code=413, detail=_detail(limit))
 
 
 def _detail(limit: int) -> str:

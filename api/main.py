@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)
-            for module in (checkins, sessions):  # what the app's settings limit
+            for module in (checkins, devices, sessions):  # what the app's settings limit
                 module.document_limits(document["paths"], settings)
             app.openapi_schema = complete_openapi(document_access(document, textgen_public=settings.textgen_public))
         return app.openapi_schema

@@ -20,6 +20,8 @@ def _housing_training(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _device(result: dict[str, Any]) -> dict[str, Any]:
+    if "raspberry_ids" in result:  # an array of checks
+        return {**result, "device_urls": [f"/devices/{rid}" for rid in result["raspberry_ids"]]}
     return {**result, "device_url": f"/devices/{result['raspberry_id']}"}
 
 
@@ -28,6 +30,8 @@ def _daily_report(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _session(result: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(result.get("sessions"), list):  # an array of sessions
+        return {**result, "sessions": [_session(item) for item in result["sessions"]]}
     if "user_id" not in result:
         return result
     shown = {k: v for k, v in result.items() if k not in ("user_id", "session_uuid")}

@@ -32,12 +32,35 @@ logger = logging.getLogger("taskplatform.devices")
 
 
 @app.task(name=TaskName.DEVICES_UPSERT.value)
-def upsert(reading: dict[str, Any]) -> dict[str, Any]:
-    """Apply one health check (idempotent: an upsert keyed by `raspberry_id`)."""
-    with permanent_on(InvalidMessage):
-        parsed = parse_reading(reading)
-    apply_readings([(parsed, reading)])
-    return {"raspberry_id": parsed.id}
+def upsert(reading: dict[str, Any] | None = None, readings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Apply one health check, or an array of them in one transaction (idempotent: upserts keyed by
+    `raspberry_id`). `reading` is the single form, kept for messages already queued and replayed dead letters.
+
+    The API validated every item; one that is invalid anyway (a limit lowered since) must not cost the others:
+    the valid ones are applied, then the task fails permanently naming the invalid ones (its dead letter holds
+    the whole array; replaying it re-applies the valid ones, which is idempotent). A database failure fails
+    the whole transaction and the task retries, as for one check."""
+    if readings is None:
+        if reading is None:
+            raise TypeError("upsert needs `reading` or `readings`")
+        with permanent_on(InvalidMessage):
+            parsed = parse_reading(reading)
+        apply_readings([(parsed, reading)])
+        return {"raspberry_id": parsed.id}
+    valid: list[tuple[DeviceReading, Any]] = []
+    invalid: list[str] = []
+    for index, item in enumerate(readings):
+        try:
+            valid.append((parse_reading(item), item))
+        except InvalidMessage as exc:
+            invalid.append(f"item {index}: {exc}")
+    if valid:
+        apply_readings(valid)
+    if invalid:
+        with permanent_on(InvalidMessage):
+            raise InvalidMessage("invalid_message", f"{len(invalid)} of {len(readings)} health checks invalid "
+                                                    f"({len(valid)} applied): " + "; ".join(invalid[:5]))
+    return {"readings": len(valid), "raspberry_ids": list(dict.fromkeys(r.id for r, _ in valid))}
 
 
 def apply_readings(readings: list[tuple[DeviceReading, Any]], letters: list[NewDeadLetter] | None = None) -> None:

@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,14 +27,44 @@ from taskplatform.sessions.raw_queue import RAW_SESSIONS
 logger = logging.getLogger("taskplatform.sessions.messages")
 
 
-@app.task(name=TaskName.SESSIONS_PERSIST.value)
-def persist(session: dict[str, Any]) -> dict[str, Any]:
-    """Store one session at its deterministic key (a retry overwrites it with the same bytes)."""
-    with permanent_on(InvalidMessage):
-        parsed = parse_session(session)
+def _stored(parsed: SessionMessage) -> dict[str, Any]:
     put_bytes(parsed.key, parsed.body, "application/json")
     return {"key": parsed.key, "bytes": len(parsed.body), "user_id": parsed.user_id,
             "session_uuid": parsed.session_uuid}
+
+
+#: Uploads of one array at once: the object store answers many PUTs in parallel (bench/ingestion.py).
+ARRAY_UPLOADS_IN_FLIGHT = 8
+
+
+@app.task(name=TaskName.SESSIONS_PERSIST.value)
+def persist(session: dict[str, Any] | None = None, sessions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Store one session at its deterministic key (a retry overwrites it with the same bytes); or an array of them,
+    each at its own key. `session` is the single form, kept for messages already queued and replayed dead letters.
+
+    In an array, a session that is invalid anyway (a limit lowered since the API took it) does not cost the others:
+    the valid ones are stored, then the task fails permanently naming the invalid ones. A store failure fails the
+    task, which retries the whole array: the sessions already stored are overwritten with the same bytes."""
+    if sessions is None:
+        if session is None:
+            raise TypeError("persist needs `session` or `sessions`")
+        with permanent_on(InvalidMessage):
+            parsed = parse_session(session)
+        return _stored(parsed)
+    valid: list[SessionMessage] = []
+    invalid: list[str] = []
+    for index, item in enumerate(sessions):
+        try:
+            valid.append(parse_session(item))
+        except InvalidMessage as exc:
+            invalid.append(f"item {index}: {exc}")
+    with ThreadPoolExecutor(max_workers=ARRAY_UPLOADS_IN_FLIGHT) as uploads:
+        stored = list(uploads.map(_stored, valid))  # the first failure is raised here, after the others finished
+    if invalid:
+        with permanent_on(InvalidMessage):
+            raise InvalidMessage("invalid_message", f"{len(invalid)} of {len(sessions)} sessions invalid "
+                                                    f"({len(valid)} stored): " + "; ".join(invalid[:5]))
+    return {"sessions": stored}
 
 
 class RawSessionsConsumer(RawQueueConsumer):

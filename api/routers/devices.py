@@ -10,12 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.item_batches import array_schema, each_valid, one_or_many
 from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, PathText
-from taskplatform.core.settings import get_settings
+from taskplatform.core.settings import Settings, get_settings
 from taskplatform.devices.store import (
     TEXT_NUMBER_LIMIT,
     DeviceReading,
@@ -26,7 +27,6 @@ from taskplatform.devices.store import (
     stale_cutoff,
 )
 from taskplatform.messaging.celery_app import app as celery_app
-from taskplatform.messaging.raw_messages import json_object
 from taskplatform.messaging.task_names import TaskName
 
 router = APIRouter(tags=["devices"])
@@ -43,35 +43,52 @@ def _health_schema() -> dict[str, Any]:
     return storable(schema)
 
 
-_HEALTH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": _health_schema(),
-    "example": {"id": "raspberry-01", "wifi_status": "connected", "cpu_temp": "48°C"}}}}}
+_EXAMPLE = {"id": "raspberry-01", "wifi_status": "connected", "cpu_temp": "48°C"}
+
+
+def document_limits(paths: dict[str, Any], settings: Settings) -> None:
+    """The health check body in the OpenAPI document: one object or an array of up to the app's
+    DEVICES_BATCH_MAX (the routes are defined at import, before any settings are read)."""
+    paths["/devices/health"]["post"]["requestBody"] = {"required": True, "content": {"application/json": {
+        "schema": array_schema(_health_schema(), settings.devices_batch_max, _EXAMPLE), "example": _EXAMPLE}}}
 
 
 def _out(device: Any, cutoff: datetime) -> DeviceOut:
     return DeviceOut.model_validate(device).model_copy(update={"stale": device.last_update < cutoff})
 
 
-def _reading(raw: bytes) -> dict[str, Any]:
-    """The decoded health check, validated, or InvalidMessage (a 422: `api.validation.answer_invalid_messages`)."""
-    document = json_object(raw, what="a health check", max_bytes=get_settings().max_body_bytes_device_health)
-    parse_reading(document)
-    return document
+def _readings(raw: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """The decoded health checks, each validated, and whether the body was an array; or InvalidMessage (a 422:
+    `api.validation.answer_invalid_messages`)."""
+    settings = get_settings()
+    documents, array = one_or_many(raw, what="health check", item_bytes=settings.max_body_bytes_device_health,
+                                   max_items=settings.devices_batch_max, limit_name="DEVICES_BATCH_MAX")
+    each_valid(documents, parse_reading, array=array)
+    return documents, array
 
 
-@router.post("/devices/health", status_code=202, response_model=TaskAccepted, responses=ENQUEUE,
-             openapi_extra=_HEALTH_BODY)
+@router.post("/devices/health", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 async def post_health(request: Request, session: SessionDep, response: Response,
                       idempotency_key: IdempotencyKey = None) -> TaskAccepted:
-    """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP.
+    """The same JSON a device publishes to `rasp_data`, for devices that cannot speak AMQP; or an array of up to
+    DEVICES_BATCH_MAX of them, applied by one task (a gateway forwarding its devices' checks).
 
     Read strictly: `NaN` and `Infinity` are not JSON; integers must fit their columns; the fields without a
-    column (kept in `extra`) take at most DEVICE_EXTRA_MAX_BYTES.
+    column (kept in `extra`) take at most DEVICE_EXTRA_MAX_BYTES. In an array every item is validated before
+    anything is enqueued, and a 422 names the item's index.
     """
-    reading = _reading(await request.body())  # at most MAX_BODY_BYTES_DEVICE_HEALTH: quick
-    signature = celery_app.signature(TaskName.DEVICES_UPSERT.value, kwargs={"reading": reading})
+    raw = await request.body()
+    # a body the size of one check (MAX_BODY_BYTES_DEVICE_HEALTH) is parsed here, quickly; a larger array off the loop
+    small = len(raw) <= get_settings().max_body_bytes_device_health
+    readings, array = _readings(raw) if small else await run_in_threadpool(_readings, raw)
+    if array:
+        kwargs: dict[str, Any] = {"readings": readings}
+        params: dict[str, Any] = {"devices": len(readings), "raspberry_id": str(readings[0].get("id"))}
+    else:
+        kwargs, params = {"reading": readings[0]}, {"raspberry_id": str(readings[0].get("id"))}
+    signature = celery_app.signature(TaskName.DEVICES_UPSERT.value, kwargs=kwargs)
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
-                                   params={"raspberry_id": str(reading.get("id"))}, idempotency_key=idempotency_key)
+                                   params=params, idempotency_key=idempotency_key)
 
 
 @router.get("/devices", response_model=DeviceList)

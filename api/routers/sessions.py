@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
+from api.item_batches import array_schema, each_valid, one_or_many
 from api.schemas.errors import ENQUEUE, NOT_FOUND
 from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
@@ -17,7 +18,6 @@ from storage.s3 import get_object
 from taskplatform.core.object_store import s3_location
 from taskplatform.core.settings import Settings, get_settings
 from taskplatform.messaging.celery_app import app as celery_app
-from taskplatform.messaging.raw_messages import json_object
 from taskplatform.messaging.task_names import TaskName
 from taskplatform.sessions.messages import parse_session
 
@@ -35,31 +35,42 @@ def document_limits(paths: dict[str, Any], settings: Settings) -> None:
     """The session body in the OpenAPI document, its ids limited to the app's SESSION_ID_MAX_LENGTH (the routes
     are defined at import, before any settings are read)."""
     ids = _id_schema(settings.session_id_max_length)
+    item = storable({"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
+                     "properties": {"user_id": ids, "session_uuid": ids}})
+    example = {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
+               "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}
     paths["/sessions"]["post"]["requestBody"] = {"required": True, "content": {"application/json": {
-        "schema": storable({"type": "object", "required": ["user_id", "session_uuid"], "additionalProperties": True,
-                            "properties": {"user_id": ids, "session_uuid": ids}}),
-        "example": {"user_id": "user_123", "session_uuid": "550e8400-e29b-41d4-a716-446655440000",
-                    "timestamp": "2024-01-01T12:00:00Z", "events": [], "metadata": {}}}}}
+        "schema": array_schema(item, settings.sessions_batch_max, example), "example": example}}}
 
 
-def _session(raw: bytes) -> tuple[dict[str, Any], str]:
-    """The decoded session and its object key, or InvalidMessage (a 422: `api.validation.answer_invalid_messages`)."""
-    document = json_object(raw, what="a session", max_bytes=get_settings().max_body_bytes_sessions)
-    return document, parse_session(document).key
+def _sessions(raw: bytes) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """The decoded sessions, their object keys and whether the body was an array; or InvalidMessage (a 422:
+    `api.validation.answer_invalid_messages`)."""
+    settings = get_settings()
+    documents, array = one_or_many(raw, what="session", item_bytes=settings.max_body_bytes_sessions,
+                                   max_items=settings.sessions_batch_max, limit_name="SESSIONS_BATCH_MAX")
+    return documents, [parsed.key for parsed in each_valid(documents, parse_session, array=array)], array
 
 
 @router.post("/sessions", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 async def post_session(request: Request, session: SessionDep, response: Response,
                        idempotency_key: IdempotencyKey = None) -> TaskAccepted:
-    """Validate a session (the seed's format) and store it in the background.
+    """Validate a session (the seed's format) and store it in the background; or an array of up to
+    SESSIONS_BATCH_MAX sessions, stored by one task, each at its own key.
 
     Read strictly: `NaN` and `Infinity` are not JSON, so a session holding them is a 422 (its stored copy would not
-    be JSON); so are ids longer than SESSION_ID_MAX_LENGTH (the object key has a size limit).
+    be JSON); so are ids longer than SESSION_ID_MAX_LENGTH (the object key has a size limit). In an array every
+    session is validated before anything is enqueued, and a 422 names the item's index.
     """
-    document, key = await run_in_threadpool(_session, await request.body())
-    signature = celery_app.signature(TaskName.SESSIONS_PERSIST.value, kwargs={"session": document})
+    documents, keys, array = await run_in_threadpool(_sessions, await request.body())
+    if array:
+        kwargs: dict[str, Any] = {"sessions": documents}
+        params: dict[str, Any] = {"sessions": len(documents), "key": keys[0]}
+    else:
+        kwargs, params = {"session": documents[0]}, {"key": keys[0]}
+    signature = celery_app.signature(TaskName.SESSIONS_PERSIST.value, kwargs=kwargs)
     return await run_in_threadpool(enqueue_or_503, session=session, response=response, signature=signature,
-                                   params={"key": key}, idempotency_key=idempotency_key)
+                                   params=params, idempotency_key=idempotency_key)
 
 
 @router.get("/sessions/{user_id}/{session_uuid}", response_class=Response,

@@ -25,6 +25,15 @@ class LimitSettings(BaseSettings):
     max_body_bytes_sessions: int = Field(default=5 * 1024 * 1024, ge=1024)
     #: Largest device health check, over HTTP or from `rasp_data`, in bytes.
     max_body_bytes_device_health: int = Field(default=64 * 1024, ge=1024)
+    #: Most health checks in one array posted to `POST /devices/health` (one task for all of them).
+    devices_batch_max: int = Field(default=500, ge=1, le=10_000)
+    #: Largest array body of `POST /devices/health`, in bytes (each item still at most
+    #: MAX_BODY_BYTES_DEVICE_HEALTH); a single object keeps its own limit.
+    max_body_bytes_devices_batch: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: Most sessions in one array posted to `POST /sessions` (one task for all of them).
+    sessions_batch_max: int = Field(default=100, ge=1, le=10_000)
+    #: Largest array body of `POST /sessions`, in bytes (each item still at most MAX_BODY_BYTES_SESSIONS).
+    max_body_bytes_sessions_batch: int = Field(default=32 * 1024 * 1024, ge=1024)
     #: Largest `extra` of a health check (the fields the table has no column for), serialized as JSON, in bytes.
     device_extra_max_bytes: int = Field(default=16 * 1024, ge=0)
     #: Longest `user_id` and `session_uuid` of a session, in characters; both go into the object key, which the

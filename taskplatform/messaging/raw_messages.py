@@ -79,3 +79,39 @@ def consumes_raw_queue(parent: Any, task_queue: str) -> bool:
     """Whether a worker runs a raw-queue consumer: on RabbitMQ, when it serves `task_queue` (or every queue)."""
     consume_from = parent.app.amqp.queues.consume_from or {}
     return get_settings().broker_kind == "amqp" and (not consume_from or task_queue in consume_from)
+
+
+def json_objects(body: bytes, *, what: str, max_bytes_each: int, max_items: int,
+                 limit_name: str) -> tuple[list[dict[str, Any]], bool]:
+    """A body that is one JSON object or an array of them: the objects and whether it was an array.
+
+    An array must hold 1 to `max_items` objects (`too_short`/`too_long`, named `limit_name` in the message), each
+    storable and at most `max_bytes_each` bytes as compact JSON; an item's InvalidMessage carries its index first in
+    `loc`, so a 422 names the item and its field."""
+    if body.lstrip()[:1] != b"[":
+        return [json_object(body, what=what, max_bytes=max_bytes_each)], False
+    try:
+        document = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidMessage("invalid_json", f"not JSON: {exc}") from None
+    if not document:
+        raise InvalidMessage("too_short", f"an array of {what}s needs at least 1 item")
+    if len(document) > max_items:
+        raise InvalidMessage("too_long", f"an array of {what}s takes at most {max_items} items ({limit_name}), "
+                                         f"not {len(document)}")
+    items: list[dict[str, Any]] = []
+    for index, item in enumerate(document):
+        try:
+            items.append(json_object(item if isinstance(item, dict) else json.dumps(item), what=what))
+            size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+            if size > max_bytes_each:
+                raise InvalidMessage("too_large", f"{what} of {size} bytes exceeds the limit of {max_bytes_each} "
+                                                  "bytes")
+        except InvalidMessage as exc:
+            raise at_index(exc, index) from None
+    return items, True
+
+
+def at_index(exc: InvalidMessage, index: int) -> InvalidMessage:
+    """The item's error as the array's: its index first in `loc` and in the message."""
+    return InvalidMessage(exc.reason, f"item {index}: {exc}", (index, *exc.loc))

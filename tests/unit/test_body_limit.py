@@ -59,8 +59,19 @@ def test_a_streamed_body_is_cut_off_once_it_passes_the_limit() -> None:
 
 def test_each_limited_route_gets_its_setting() -> None:
     settings = Settings(_env_file=None, max_body_bytes=2048, max_body_bytes_sessions=9999,  # type: ignore[call-arg]
-                        max_body_bytes_device_health=4096)
+                        max_body_bytes_device_health=4096, max_body_bytes_sessions_batch=1024,
+                        max_body_bytes_devices_batch=1024)
     app = BodyLimitMiddleware(Echo(), default=settings.max_body_bytes, per_route=route_limits(settings))
     assert app.limit_for("/sessions") == 9999 and app.limit_for("/devices/health/") == 4096
     assert app.limit_for("/dead-letters/12/replay") == 9999
     assert app.limit_for("/tarefas") == app.limit_for("/dead-letters/replay") == 2048
+
+
+def test_routes_taking_arrays_are_bounded_by_the_array_limit() -> None:
+    """`POST /sessions` and `POST /devices/health` take arrays: their path's limit is the array's (a single object's
+    narrower limit is the route's own 413)."""
+    settings = Settings(_env_file=None, max_body_bytes_sessions=9999,  # type: ignore[call-arg]
+                        max_body_bytes_device_health=4096, max_body_bytes_sessions_batch=50_000,
+                        max_body_bytes_devices_batch=20_000)
+    app = BodyLimitMiddleware(Echo(), default=2048, per_route=route_limits(settings))
+    assert app.limit_for("/sessions") == 50_000 and app.limit_for("/devices/health") == 20_000
