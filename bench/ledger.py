@@ -156,7 +156,7 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
         if args.records and args.stack == "amqp":
             from bench.ledger_scale import ledger_at_scale
 
-            result["scale"] = ledger_at_scale(url, bench.database_url, args.records)
+            result["scale"] = ledger_at_scale(url, bench.database_url, args.records, args.scale_repeats)
         return result
 
 
@@ -187,6 +187,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000, help="POST /devices/health per client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--records", type=int, default=0, help="task records for the at-scale part (0: skip)")
+    parser.add_argument("--scale-repeats", type=int, default=5, help="calls per at-scale p50")
     parser.add_argument("--stacks", default="amqp,redis", help="comma-separated: amqp, redis")
     parser.add_argument("--stack", choices=STACKS, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
