@@ -24,8 +24,10 @@ Last line, for RabbitMQ + PostgreSQL: `ledger: tracked=<tasks/s> plain=<tasks/s>
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,7 +100,9 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
     label = STACKS[args.stack]
     with bench_environment(f"ledger-{args.stack}", object_store=False) as bench:
         os.environ.update(bench.env)  # this process publishes into the scratch database too
-        counter = Counter(Path(tempfile.mkdtemp(prefix="bench-ledger-")) / "succeeded", bench.supervisor)
+        scratch = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        counter = Counter(scratch / "succeeded", bench.supervisor)
         env = {**bench.env, "BENCH_COUNTER_FILE": str(counter.path)}
 
         from bench.noop_tasks import QUEUE, noop, noop_plain
@@ -207,7 +211,9 @@ def main() -> int:
         for stack in stacks:
             url = broker_url
             if stack == "redis":
-                url = start_valkey(supervisor, data_dir=Path(tempfile.mkdtemp(prefix="bench-valkey-")))
+                data_dir = Path(tempfile.mkdtemp(prefix="bench-valkey-"))
+                atexit.register(shutil.rmtree, data_dir, True)
+                url = start_valkey(supervisor, data_dir=data_dir)
             results[stack] = run_child(stack, argv, url)
     finally:
         supervisor.stop_all()
