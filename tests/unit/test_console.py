@@ -137,3 +137,17 @@ def test_a_jwt_signs_in_for_no_longer_than_it_lives(monkeypatch: pytest.MonkeyPa
     signer = SessionSigner(signing_key(settings(monkeypatch, JWT_SECRET=secret)))
     assert signer.verify(client.cookies[SESSION_COOKIE]) == Credential(id="jwt:ops", scopes=READ_ONLY)
     assert signer.verify(client.cookies[SESSION_COOKIE], now=time.time() + 61) is None
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
+def test_sign_out_needs_the_form_token_and_ends_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach caught: a cross-site form signing an operator out (no CSRF check on /painel/sair), or a sign-out
+    that leaves the session cookie working."""
+    client = TestClient(create_app(settings(monkeypatch, API_KEYS=FULL_KEY)))
+    _signed_in(client, FULL_KEY)
+    assert client.post("/painel/sair", data={"csrf": "forged"}, follow_redirects=False).status_code == 403
+    assert "key:" in client.get("/painel/entrar").text  # still signed in (the page names the credential)
+    signed_out = client.post("/painel/sair", data={"csrf": client.cookies["painel_csrf"]}, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/painel/entrar"
+    assert "key:" not in client.get("/painel/entrar").text
+    assert client.get("/painel/tarefas", follow_redirects=False).status_code == 303  # back to the sign-in form
