@@ -113,7 +113,8 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
 
         app.control.purge()  # the vhost's task queues start empty: only this run's tasks are counted
         bench.supervisor.start("worker", worker_command(queues=(QUEUE, "devices"), concurrency=args.concurrency,
-                                                        name="ledgerbench@%h", extra=("-I", "bench.noop_tasks")),
+                                                        name="ledgerbench@%h",
+                                                        extra=("-I", "bench.noop_tasks", *args.worker_args.split())),
                                env=env, cwd=ROOT, stop_timeout=60)
         port = free_port()
         api = bench.supervisor.start("api", api_command(host="127.0.0.1", port=port), env=env, cwd=ROOT)
@@ -189,7 +190,8 @@ def main() -> int:
     parser.add_argument("--producers", type=int, default=1, help="publishing threads")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--requests", type=int, default=1000, help="POST /devices/health per client count")
-    parser.add_argument("--clients", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--clients", type=int, nargs="*", default=[16, 32], help="client counts (none: skip)")
+    parser.add_argument("--worker-args", default="", help="extra `celery worker` arguments (a profile: -P threads)")
     parser.add_argument("--records", type=int, default=0, help="task records for the at-scale part (0: skip)")
     parser.add_argument("--scale-repeats", type=int, default=5, help="calls per at-scale p50")
     parser.add_argument("--stacks", default="amqp,redis", help="comma-separated: amqp, redis")

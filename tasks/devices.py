@@ -31,7 +31,7 @@ from taskplatform.messaging.task_names import TaskName
 logger = logging.getLogger("taskplatform.devices")
 
 
-@app.task(name=TaskName.DEVICES_UPSERT.value)
+@app.task(name=TaskName.DEVICES_UPSERT.value, ledger_started=False)
 def upsert(reading: dict[str, Any] | None = None, readings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Apply one health check, or an array of them in one transaction (idempotent: upserts keyed by
     `raspberry_id`). `reading` is the single form, kept for messages already queued and replayed dead letters.

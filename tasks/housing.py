@@ -29,7 +29,7 @@ def train(self: Any, dataset_key: str, target: str = "preco") -> dict[str, Any]:
     return {"version": outcome.version, "metrics": outcome.metrics, "features": outcome.features}
 
 
-@app.task(name=TaskName.HOUSING_PREDICT.value)
+@app.task(name=TaskName.HOUSING_PREDICT.value, ledger_started=False)
 def predict(dados: list[dict[str, Any]]) -> dict[str, Any]:
     """Predict prices with the active model (loaded once per worker process)."""
     with permanent_on(HousingDataError, NoModel):

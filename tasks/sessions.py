@@ -37,7 +37,7 @@ def _stored(parsed: SessionMessage) -> dict[str, Any]:
 ARRAY_UPLOADS_IN_FLIGHT = 8
 
 
-@app.task(name=TaskName.SESSIONS_PERSIST.value)
+@app.task(name=TaskName.SESSIONS_PERSIST.value, ledger_started=False)
 def persist(session: dict[str, Any] | None = None, sessions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Store one session at its deterministic key (a retry overwrites it with the same bytes); or an array of them,
     each at its own key. `session` is the single form, kept for messages already queued and replayed dead letters.

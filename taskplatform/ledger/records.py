@@ -14,6 +14,7 @@ from taskplatform.core.db import dialect_insert, utcnow
 from taskplatform.core.paging import Page, fetch_page, where_given
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
+from taskplatform.ledger.one_statement import create_statement
 
 
 class TaskState(StrEnum):
@@ -44,6 +45,13 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
     by the same scope. `message` (args and kwargs) is kept until a worker starts the task, for redelivery;
     `arguments` (the same shape) is kept with the record, for re-runs."""
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(create_statement(), {
+            "id": task_id, "name": name, "queue": queue, "params": params, "now": now, "message": message,
+            "idempotency_key": idempotency.key if idempotency else None,
+            "idempotency_scope": idempotency.scope if idempotency else None,
+            "request_hash": idempotency.request_hash if idempotency else None,
+            "arguments": arguments, "rerun_of": rerun_of}).first() is not None
     stmt = dialect_insert(session, TaskRecord.__table__).values(
         id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
         idempotency_key=idempotency.key if idempotency else None,

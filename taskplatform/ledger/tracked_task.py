@@ -18,6 +18,7 @@ from taskplatform.core.settings import get_settings
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
 from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
 from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
+from taskplatform.ledger.short_path import finish_short, state_of
 from taskplatform.messaging.queues import queue_for
 
 logger = logging.getLogger("taskplatform.tasks")
@@ -47,6 +48,10 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     #: Set False on internal tasks that must not appear in the ledger.
     tracked = True
+    #: Write STARTED when the task starts. False for tasks that finish within milliseconds and have no progress
+    #: points: they take the ledger's short path (taskplatform/ledger/short_path.py), one read before the body and
+    #: one write after it, instead of two writes.
+    ledger_started = True
 
     @classmethod
     def on_bound(cls, app: Any) -> None:
@@ -115,12 +120,36 @@ class TrackedTask(Task):  # type: ignore[misc]
         info = getattr(self.request, "delivery_info", None) or {}
         return info.get("routing_key") or queue_for(self.name)
 
+    def _started_detail(self) -> dict[str, Any]:
+        return {"retries": self.request.retries, "hostname": self.request.hostname}
+
+    def _short(self) -> bool:
+        return self.tracked and not self.ledger_started
+
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.request.tp_started = time.monotonic()
+        self.request.tp_started_at = utcnow()
         logger.info("task started: %s id=%s retries=%s", self.name, task_id, self.request.retries)
-        state = self._record(task_id, TaskState.STARTED, started_at=utcnow(), finished_at=None,
-                             detail={"retries": self.request.retries, "hostname": self.request.hostname})
+        if self._short():
+            state = self._read_state(task_id)
+        else:
+            state = self._record(task_id, TaskState.STARTED, started_at=self.request.tp_started_at, finished_at=None,
+                                 detail=self._started_detail())
         self._stop_canceled(task_id, state, "canceled before it started")
+
+    def _read_state(self, task_id: str) -> str | None:
+        try:
+            with session_scope() as session:
+                return state_of(session=session, task_id=task_id)
+        except Exception:  # the task runs; its final write still leaves a cancelled record alone
+            logger.exception("ledger read failed: task=%s id=%s", self.name, task_id)
+            return None
+
+    def _late_start(self, task_id: str) -> None:
+        """A short task that retries or fails: its STARTED, written now so its attempts count as on the long path."""
+        if self._short():
+            self._record(task_id, TaskState.STARTED, started_at=getattr(self.request, "tp_started_at", None),
+                         finished_at=None, detail=self._started_detail())
 
     def _runtime(self) -> float | None:
         started = getattr(self.request, "tp_started", None)
@@ -134,6 +163,7 @@ class TrackedTask(Task):  # type: ignore[misc]
         countdown = when if isinstance(when, int | float) else None
         logger.warning("task retry: %s id=%s in %ss error=%s: %s", self.name, task_id, countdown,
                        type(exc).__name__, exc)
+        self._late_start(task_id)
         self._record(task_id, TaskState.RETRY, error_type=type(exc).__name__, error_message=str(exc),
                      detail={"retries": self.request.retries, "error": f"{type(exc).__name__}: {exc}",
                              "countdown_s": countdown})
@@ -141,6 +171,9 @@ class TrackedTask(Task):  # type: ignore[misc]
     def on_success(self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         runtime = self._runtime()
         logger.info("task succeeded: %s id=%s runtime=%.3fs", self.name, task_id, runtime or 0.0)
+        if self._short():
+            self._finish_short(task_id, retval, runtime)
+            return
         self._record(task_id, TaskState.SUCCESS, result=retval, finished_at=utcnow(), runtime_s=runtime,
                      progress=100, error_type=None, error_message=None, traceback=None)
 
@@ -149,10 +182,20 @@ class TrackedTask(Task):  # type: ignore[misc]
         runtime = self._runtime()
         logger.error("task failed: %s id=%s runtime=%.3fs error=%s: %s", self.name, task_id, runtime or 0.0,
                      type(exc).__name__, exc)
+        self._late_start(task_id)
         self._record(task_id, TaskState.FAILURE, error_type=type(exc).__name__, error_message=str(exc),
                      traceback=str(einfo.traceback) if einfo else None, finished_at=utcnow(), runtime_s=runtime)
         if isinstance(exc, TRANSIENT_ERRORS):
             self._dead_letter(exc, args, kwargs)
+
+    def _finish_short(self, task_id: str, retval: Any, runtime: float | None) -> None:
+        try:
+            with session_scope() as session:
+                finish_short(session=session, task_id=task_id, name=self.name, queue=self._queue(),
+                             started_at=getattr(self.request, "tp_started_at", None) or utcnow(), runtime_s=runtime,
+                             result=retval, started_detail=self._started_detail())
+        except Exception:
+            logger.exception("ledger write failed: task=%s id=%s state=SUCCESS", self.name, task_id)
 
     def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A task that exhausted its retries is kept, with its arguments, for replay."""

@@ -1,0 +1,66 @@
+"""The ledger's two hottest writes as one PostgreSQL statement each: a data-modifying CTE writes the record and
+appends its events in one round trip, where the portable versions (`records.create_task_record`,
+`short_path.finish_short`) send two. The SQL is compiled once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import JSON, TextClause, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from taskplatform.core.db import UTCDateTime
+
+#: None binds as SQL NULL (a JSON null would read back as a value).
+_NULLABLE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+_CREATE = """
+WITH record AS (
+    INSERT INTO task_records (id, name, queue, state, params, attempts, idempotency_key, idempotency_scope,
+                              request_hash, created_at, updated_at, message, arguments, rerun_of)
+    VALUES (:id, :name, :queue, 'QUEUED', :params, 0, :idempotency_key, :idempotency_scope, :request_hash, :now, :now,
+            :message, :arguments, :rerun_of)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+INSERT INTO task_events (task_id, state, at) SELECT id, 'QUEUED', :now FROM record RETURNING task_id
+"""
+
+#: Shared with the portable version: the record's half of a short task's SUCCESS.
+FINISH_RECORD = """
+INSERT INTO task_records (id, name, queue, state, attempts, created_at, updated_at, started_at, finished_at,
+                          runtime_s, progress, result)
+VALUES (:id, :name, :queue, 'SUCCESS', 1, :now, :now, :started_at, :now, :runtime_s, 100, :result)
+ON CONFLICT (id) DO UPDATE SET
+    state = 'SUCCESS', attempts = task_records.attempts + 1, updated_at = excluded.updated_at,
+    started_at = excluded.started_at, finished_at = excluded.finished_at, runtime_s = excluded.runtime_s,
+    progress = 100, result = excluded.result, error_type = NULL, error_message = NULL, traceback = NULL,
+    message = NULL
+WHERE task_records.state <> 'CANCELED' OR task_records.canceled_at >= excluded.started_at
+RETURNING state
+"""
+
+_FINISH = f"""
+WITH record AS ({FINISH_RECORD}), events AS (
+    INSERT INTO task_events (task_id, state, at, detail)
+    SELECT :id, 'STARTED', :started_at, :started_detail FROM record
+    UNION ALL SELECT :id, 'SUCCESS', :now, NULL FROM record
+)
+SELECT state FROM record
+"""
+
+
+@cache
+def create_statement() -> TextClause:
+    """Insert a QUEUED record and its event; returns a row unless the id or idempotency key was taken."""
+    return text(_CREATE).bindparams(*(bindparam(name, type_=_NULLABLE_JSON) for name in ("params", "message",
+                                                                                          "arguments")),
+                                    bindparam("now", type_=UTCDateTime()))
+
+
+@cache
+def finish_statement() -> TextClause:
+    """A short task's SUCCESS with its STARTED and SUCCESS events; no row when the record stays CANCELED."""
+    return text(_FINISH).bindparams(bindparam("result", type_=JSON().with_variant(JSONB(), "postgresql")),
+                                    bindparam("started_detail", type_=_NULLABLE_JSON),
+                                    bindparam("now", type_=UTCDateTime()), bindparam("started_at", type_=UTCDateTime()))
