@@ -145,6 +145,9 @@ class Settings(AccessSettings, LimitSettings, BaseSettings):
     #: How long an enqueue waits for a free broker connection of the producer pool before answering 503.
     broker_pool_timeout_s: float = Field(default=3.0, gt=0)
     worker_concurrency: int = 2
+    #: Messages reserved per worker process by a worker that consumes only short-task queues
+    #: (taskplatform/messaging/worker_profiles.py); any other worker reserves one.
+    worker_short_prefetch: int = Field(default=8, ge=1, le=1000)
 
     @field_validator("timezone")
     @classmethod

@@ -9,3 +9,4 @@ app = Celery("taskplatform", task_cls="taskplatform.ledger.tracked_task:TrackedT
 app.config_from_object("celeryconfig")
 
 import taskplatform.ledger.signals  # noqa: E402,F401  (connects the lifecycle handlers)
+import taskplatform.messaging.worker_profiles  # noqa: E402,F401  (chooses the prefetch by queues)
