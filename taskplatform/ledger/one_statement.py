@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from taskplatform.core.db import UTCDateTime
 
+#: For this transaction only: its commit returns before the WAL reaches the disk (PostgreSQL).
+ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 #: None binds as SQL NULL (a JSON null would read back as a value).
 _NULLABLE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 

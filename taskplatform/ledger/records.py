@@ -14,7 +14,7 @@ from taskplatform.core.db import dialect_insert, utcnow
 from taskplatform.core.paging import Page, fetch_page, where_given
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
-from taskplatform.ledger.one_statement import create_statement
+from taskplatform.ledger.one_statement import ASYNC_COMMIT, create_statement
 
 
 class TaskState(StrEnum):
@@ -46,6 +46,10 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
     `arguments` (the same shape) is kept with the record, for re-runs."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
+        # The commit that follows does not wait for the disk: on a database crash the newest QUEUED records
+        # may vanish, and each comes back with its task's first write from a worker (README, "What the ledger
+        # guarantees"). Every later state is committed durably.
+        session.execute(ASYNC_COMMIT)
         return session.execute(create_statement(), {
             "id": task_id, "name": name, "queue": queue, "params": params, "now": now, "message": message,
             "idempotency_key": idempotency.key if idempotency else None,

@@ -9,6 +9,7 @@ from celery import signals
 
 from taskplatform.core.db import reset_after_fork, session_scope
 from taskplatform.core.settings import get_settings
+from taskplatform.core.single_statement import reset_single_statement_after_fork
 from taskplatform.ledger.records import TaskState, record_transition
 from taskplatform.messaging.queues import dead_letter_queue
 
@@ -18,6 +19,7 @@ logger = logging.getLogger("taskplatform.worker")
 def _reset_db_pool(**_: Any) -> None:
     # A forked pool process must not reuse the parent's pooled database connections.
     reset_after_fork()
+    reset_single_statement_after_fork()
 
 
 def _declare_dead_letter_queue(sender: Any = None, **_: Any) -> None:

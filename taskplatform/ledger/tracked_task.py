@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -15,6 +16,7 @@ from celery.backends.base import DisabledBackend
 from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import TRANSIENT_ERRORS
 from taskplatform.core.settings import get_settings
+from taskplatform.core.single_statement import run_single_statement
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
 from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
 from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
@@ -139,8 +141,7 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     def _read_state(self, task_id: str) -> str | None:
         try:
-            with session_scope() as session:
-                return state_of(session=session, task_id=task_id)
+            return run_single_statement(lambda session: state_of(session=session, task_id=task_id))
         except Exception:  # the task runs; its final write still leaves a cancelled record alone
             logger.exception("ledger read failed: task=%s id=%s", self.name, task_id)
             return None
@@ -172,8 +173,7 @@ class TrackedTask(Task):  # type: ignore[misc]
         runtime = self._runtime()
         logger.info("task succeeded: %s id=%s runtime=%.3fs", self.name, task_id, runtime or 0.0)
         if self._short():
-            self._finish_short(task_id, retval, runtime)
-            return
+            return  # written by __call__, before the task returned
         self._record(task_id, TaskState.SUCCESS, result=retval, finished_at=utcnow(), runtime_s=runtime,
                      progress=100, error_type=None, error_message=None, traceback=None)
 
@@ -188,14 +188,24 @@ class TrackedTask(Task):  # type: ignore[misc]
         if isinstance(exc, TRANSIENT_ERRORS):
             self._dead_letter(exc, args, kwargs)
 
-    def _finish_short(self, task_id: str, retval: Any, runtime: float | None) -> None:
-        try:
-            with session_scope() as session:
-                finish_short(session=session, task_id=task_id, name=self.name, queue=self._queue(),
-                             started_at=getattr(self.request, "tp_started_at", None) or utcnow(), runtime_s=runtime,
-                             result=retval, started_detail=self._started_detail())
-        except Exception:
-            logger.exception("ledger write failed: task=%s id=%s state=SUCCESS", self.name, task_id)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The body; then, for a short task run by a worker, its SUCCESS. Written here rather than in `on_success`,
+        whose errors Celery only logs: a write that fails fails the attempt (a database outage retries it, and the
+        effect is idempotent), so the message is never acknowledged before the task's final state is committed."""
+        result = super().__call__(*args, **kwargs)
+        started_at = getattr(self.request, "tp_started_at", None)
+        if self._short() and started_at is not None and self.request.id:
+            self._finish_short(self.request.id, result, started_at)
+        return result
+
+    def _finish_short(self, task_id: str, retval: Any, started_at: datetime) -> None:
+        runtime = self._runtime()
+        written = run_single_statement(lambda session: finish_short(
+            session=session, task_id=task_id, name=self.name, queue=self._queue(), started_at=started_at,
+            runtime_s=runtime, result=retval, started_detail=self._started_detail()))
+        if not written:
+            logger.warning("task %s id=%s ran, but its record was cancelled before it started: it stays CANCELED",
+                           self.name, task_id)
 
     def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A task that exhausted its retries is kept, with its arguments, for replay."""

@@ -1,0 +1,25 @@
+"""A short task that holds after its effect is committed, for the ledger's SIGKILL test (a worker loads it with
+`-I tests.integration.fault_tasks`; production workers never do)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from taskplatform.dev.processes import wait_until
+from taskplatform.devices.store import parse_reading
+from taskplatform.messaging.celery_app import app
+from tasks.devices import apply_readings
+
+HOLD_AFTER_EFFECT = "devices.test_hold_after_effect"
+
+
+@app.task(name=HOLD_AFTER_EFFECT, ledger_started=False)
+def hold_after_effect(reading: dict[str, Any]) -> dict[str, Any]:
+    """Apply one health check (committed), then hold while the file TEST_HOLD_FILE exists: the worker can be killed
+    with the effect committed and the task's final state not yet written."""
+    apply_readings([(parse_reading(reading), reading)])
+    hold = Path(os.environ["TEST_HOLD_FILE"])
+    wait_until(lambda: not hold.exists(), timeout=300, interval=0.05, what=f"{hold} to be removed")
+    return {"raspberry_id": reading["id"]}
