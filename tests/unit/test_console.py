@@ -17,8 +17,8 @@ from api.auth.credentials import FULL, READ_ONLY, Credential
 from api.console.session import SESSION_COOKIE, SessionSigner, signing_key
 from api.main import create_app
 from taskplatform.core.settings import get_settings
+from taskplatform.ledger.listing import TaskFilter, list_task_records, list_task_records_after
 from taskplatform.ledger.models import TaskRecord
-from taskplatform.ledger.records import TaskFilter, list_task_records, list_task_records_after
 from tests.unit.settings_env import settings
 
 FULL_KEY = "full-key-for-console-0123456789"
