@@ -151,3 +151,29 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(monkeypatch: pytest.
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/painel/entrar"
     assert "key:" not in client.get("/painel/entrar").text
     assert client.get("/painel/tarefas", follow_redirects=False).status_code == 303  # back to the sign-in form
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
+def test_the_task_list_pages_by_the_cursor_of_tarefas(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> None:
+    """Breach caught: the console's "mais antigas" link not carrying `/tarefas`' `proximo`, a page repeating or
+    skipping a task, or a refused cursor answered with a 500."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add_all(TaskRecord(id=f"t{i:03d}", name="n", queue="q", state="SUCCESS", attempts=1,
+                                   created_at=start + timedelta(seconds=i), updated_at=start) for i in range(120))
+        session.commit()
+    client = TestClient(create_app(settings(monkeypatch, DATABASE_URL=str(engine.url))))
+    seen: list[str] = []
+    path: str | None = "/painel/tarefas?name=n"
+    while path is not None:
+        answer = client.get(path)
+        assert answer.status_code == 200
+        seen += re.findall(r'<tr data-task-id="([^"]+)"', answer.text)
+        link = re.search(r'id="proxima" href="([^"]+)"', answer.text)
+        path = link.group(1).replace("&amp;", "&") if link else None
+        if path is not None:
+            cursor = path.split("cursor=")[1]
+            assert client.get("/tarefas", params={"name": "n", "cursor": cursor}).status_code == 200
+    assert seen == [f"t{i:03d}" for i in range(119, -1, -1)]
+    refused = client.get("/painel/tarefas?cursor=nonsense")
+    assert refused.status_code == 422 and 'id="cursor-invalido"' in refused.text
