@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.auth.credentials import FULL, READ_ONLY, Credential
 from api.console.session import SESSION_COOKIE, SessionSigner, signing_key
 from api.main import create_app
+from taskplatform.core.db import get_engine, session_factory
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.listing import TaskFilter, list_task_records, list_task_records_after
 from taskplatform.ledger.models import TaskRecord
@@ -163,6 +164,8 @@ def test_the_task_list_pages_by_the_cursor_of_tarefas(monkeypatch: pytest.Monkey
                                    created_at=start + timedelta(seconds=i), updated_at=start) for i in range(120))
         session.commit()
     client = TestClient(create_app(settings(monkeypatch, DATABASE_URL=str(engine.url))))
+    for cached in (get_engine, session_factory):  # another test's database may be cached
+        cached.cache_clear()
     seen: list[str] = []
     path: str | None = "/painel/tarefas?name=n"
     while path is not None:
@@ -177,3 +180,6 @@ def test_the_task_list_pages_by_the_cursor_of_tarefas(monkeypatch: pytest.Monkey
     assert seen == [f"t{i:03d}" for i in range(119, -1, -1)]
     refused = client.get("/painel/tarefas?cursor=nonsense")
     assert refused.status_code == 422 and 'id="cursor-invalido"' in refused.text
+    get_engine().dispose()
+    for cached in (get_engine, session_factory):
+        cached.cache_clear()
