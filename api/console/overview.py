@@ -14,7 +14,8 @@ from api.deps import SessionDep
 from api.routers.system import worker_inspections
 from taskplatform.core.metrics import PlatformCollector
 from taskplatform.core.settings import get_settings
-from taskplatform.ledger.records import TaskFilter, count_by_state_since, list_task_records_after
+from taskplatform.ledger.listing import TaskFilter, list_task_records_after
+from taskplatform.ledger.records import count_by_state_since
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.queues import TASK_QUEUES
 

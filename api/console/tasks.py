@@ -1,4 +1,4 @@
-"""`/painel/tarefas` (filters, newest first, keyset pages) and `/painel/tarefas/{id}` (one task)."""
+"""`/painel/tarefas` (filters, newest first, paged by `/tarefas`' cursor) and `/painel/tarefas/{id}` (one task)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.render import page
 from api.deps import SessionDep
-from api.routers.task_status import _record_out, get_task
+from api.routers.task_status import get_task, list_tasks
+from api.schemas.tasks import TaskListOut
 from taskplatform.core.settings import get_settings
-from taskplatform.ledger.records import TaskFilter, TaskState, list_task_records_after
+from taskplatform.ledger.records import TaskState
 
 router = APIRouter(prefix="/painel", include_in_schema=False)
 
 PAGE_SIZE = 50
-#: Separates created_at from the id in the `apos` cursor (an ISO instant never holds it).
-CURSOR_SEP = "|"
 
 
 def _since(text: str) -> datetime | None:
@@ -32,23 +32,27 @@ def _since(text: str) -> datetime | None:
     return moment.astimezone(UTC) if moment else None
 
 
-def _cursor(text: str) -> tuple[datetime, str] | None:
-    created, sep, task_id = text.partition(CURSOR_SEP)  # the instant never holds it; an id might
-    try:
-        return (datetime.fromisoformat(created), task_id) if sep and task_id else None
-    except ValueError:
-        return None
-
-
 @router.get("/tarefas", response_class=HTMLResponse)
 def task_list(request: Request, session: SessionDep, state: str = "", name: str = "", queue: str = "",
-              since: str = "", apos: str = "") -> Response:
-    """Newest first; `apos` is the (created_at, id) of the last row of the previous page."""
-    filters = TaskFilter(state=state or None, name=name or None, queue=queue or None, since=_since(since))
-    found = list_task_records_after(session=session, filters=filters, limit=PAGE_SIZE, after=_cursor(apos))
-    next_cursor = f"{found.next_key[0].isoformat()}{CURSOR_SEP}{found.next_key[1]}" if found.next_key else None
-    return page(request, "painel/tarefas.html", tasks=[_record_out(r) for r in found.items], next_cursor=next_cursor,
-                filters={"state": state, "name": name, "queue": queue, "since": since}, first_page=not apos,
+              since: str = "", cursor: str = "") -> Response:
+    """Newest first, through `GET /tarefas` itself: `cursor` is its `proximo` (a cursor it refuses shows the first
+    page, with a 422)."""
+    known = TaskState(state) if state in TaskState.__members__ else None
+    refused = False
+    if state and known is None:  # no task is ever in a state that does not exist
+        listing = TaskListOut(total=0, limit=PAGE_SIZE, offset=0, items=[])
+    else:
+        def listed(at: str | None) -> TaskListOut:
+            return list_tasks(session=session, state=known, name=name or None, queue=queue or None,
+                              since=_since(since), limit=PAGE_SIZE, cursor=at, offset=0)
+        try:
+            listing = listed(cursor or None)
+        except RequestValidationError:
+            listing, refused = listed(None), True
+    return page(request, "painel/tarefas.html", status_code=422 if refused else 200,
+                tasks=listing.items, next_cursor=listing.proximo, total=listing.total,
+                estimated=listing.total_estimado, bad_cursor=refused, first_page=not cursor or refused,
+                filters={"state": state, "name": name, "queue": queue, "since": since},
                 states=[s.value for s in TaskState])
 
 

@@ -76,4 +76,10 @@ class TaskDetailOut(TaskRecordOut):
 
 
 class TaskListOut(PageOut):
+    """A page of `/tarefas`. `total` counts every match of the filters (not only those after `cursor`)."""
+
     items: list[TaskRecordOut]
+    #: true when `total` is PostgreSQL's estimate (10,000 matches or more), false when it was counted exactly
+    total_estimado: bool = False
+    #: the `cursor` of the next page (older tasks), null on the last page
+    proximo: str | None = None

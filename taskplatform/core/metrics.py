@@ -8,26 +8,40 @@ from collections.abc import Iterator
 from kombu import Connection
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
 
 from taskplatform.core.db import session_scope
+from taskplatform.core.ledger_metrics import (
+    DURATION_BUCKETS,
+    SETTLED_TTL_S,
+    Settled,
+    StaleWhileRefreshing,
+    is_small,
+    read_live,
+    read_settled,
+)
 from taskplatform.core.settings import Settings
 from taskplatform.dead_letters.store import count_by_queue
-from taskplatform.ledger.models import TaskRecord
-from taskplatform.ledger.records import count_by_name_and_state
 from taskplatform.messaging.queues import TASK_QUEUES
 
 logger = logging.getLogger("taskplatform.core.metrics")
 
-#: Upper bounds (seconds) of the task duration histogram.
-DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+def _read_settled() -> Settled:
+    with session_scope() as session:
+        return read_settled(session)
+
+
+#: One per process: every collector (the `/metrics` registry's, the console's) shares its reading.
+_SETTLED = StaleWhileRefreshing(_read_settled, SETTLED_TTL_S)
 
 
 class PlatformCollector(Collector):
     """Tasks by name and state, task durations and queue depths.
 
     Read from the ledger (the same numbers `/tarefas` shows) rather than counted in each
-    process, so prefork workers and several API replicas need no shared metric files.
+    process, so prefork workers and several API replicas need no shared metric files. On a large ledger the
+    finished tasks' figures are up to `SETTLED_TTL_S` old (`taskplatform/core/ledger_metrics.py`).
     """
 
     def __init__(self, settings: Settings, queues: tuple[str, ...] = TASK_QUEUES) -> None:
@@ -46,20 +60,18 @@ class PlatformCollector(Collector):
                                   labels=["name", "state"])
         durations = HistogramMetricFamily("taskplatform_task_duration_seconds",
                                           "Run time of finished tasks, by name", labels=["name"])
+        dead = GaugeMetricFamily("taskplatform_dead_letters", "Dead letters not replayed yet, by queue",
+                                 labels=["queue"])
         with session_scope() as session:
-            for name, state, count in count_by_name_and_state(session=session):
-                tasks.add_metric([name, state], count)
-            runtime = TaskRecord.runtime_s
-            columns = [func.sum(case((runtime <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
-            rows = session.execute(select(TaskRecord.name, func.count(runtime), func.sum(runtime), *columns)
-                                   .where(runtime.is_not(None)).group_by(TaskRecord.name))
-            for name, count, total, *cumulative in rows:
-                buckets = [(str(b), int(c or 0)) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
-                durations.add_metric([name], buckets + [("+Inf", int(count))], float(total or 0.0))
-            dead = GaugeMetricFamily("taskplatform_dead_letters", "Dead letters not replayed yet, by queue",
-                                     labels=["queue"])
+            live = read_live(session)
+            settled = read_settled(session) if is_small(session) else _SETTLED.get()
             for queue, count in count_by_queue(session=session):
                 dead.add_metric([queue], count)
+        for name, state, count in [*live, *settled.counts]:
+            tasks.add_metric([name, state], count)
+        for name, count, total, cumulative in settled.durations:
+            buckets = [(str(b), c) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
+            durations.add_metric([name], buckets + [("+Inf", count)], total)
         yield tasks
         yield durations
         yield dead

@@ -27,9 +27,11 @@ class TaskRecord(Base):
         # An Idempotency-Key names one request of one caller (scope: its credential) for one task name.
         UniqueConstraint("name", "idempotency_scope", "idempotency_key",
                          name="uq_task_records_name_idempotency_scope_key"),
-        Index("ix_task_records_created_at", "created_at"),
-        Index("ix_task_records_state_created_at", "state", "created_at"),
-        Index("ix_task_records_name_created_at", "name", "created_at"),
+        # One per listing filter, in the listing's order (taskplatform/ledger/listing.py; migration 0008).
+        Index("ix_task_records_created_at_id", "created_at", "id"),
+        Index("ix_task_records_state_created_at_id", "state", "created_at", "id"),
+        Index("ix_task_records_name_created_at_id", "name", "created_at", "id"),
+        Index("ix_task_records_queue_created_at_id", "queue", "created_at", "id"),
         Index("ix_task_records_rerun_of", "rerun_of"),
     )
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, insert, null, or_, select
+from sqlalchemy import case, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import dialect_insert, utcnow
-from taskplatform.core.paging import Page, fetch_page, where_given
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 from taskplatform.ledger.one_statement import ASYNC_COMMIT, create_statement
@@ -142,49 +141,6 @@ def task_events(*, session: Session, task_id: str) -> list[TaskEvent]:
     return list(session.scalars(select(TaskEvent).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id)))
 
 
-@dataclass(frozen=True)
-class TaskFilter:
-    state: str | None = None
-    name: str | None = None
-    queue: str | None = None
-    since: datetime | None = None
-
-
-def list_task_records(*, session: Session, filters: TaskFilter, limit: int, offset: int) -> Page[TaskRecord]:
-    """Matching records, newest first, with the total count of matches."""
-    return fetch_page(session, _filtered(filters), TaskRecord.created_at.desc(), TaskRecord.id, limit=limit,
-                      offset=offset)
-
-
-def _filtered(filters: TaskFilter) -> Select[TaskRecord]:
-    query = where_given(select(TaskRecord), (TaskRecord.state, filters.state), (TaskRecord.name, filters.name),
-                        (TaskRecord.queue, filters.queue))
-    return query.where(TaskRecord.created_at >= filters.since) if filters.since else query
-
-
-@dataclass(frozen=True)
-class KeysetPage:
-    """A window of the listing after a position: its rows and the position after its last row (None at the end)."""
-
-    items: list[TaskRecord]
-    next_key: tuple[datetime, str] | None
-
-
-def list_task_records_after(*, session: Session, filters: TaskFilter, limit: int,
-                            after: tuple[datetime, str] | None = None) -> KeysetPage:
-    """Matching records, newest first, from just after `after` (a row's (created_at, id)): each page costs the
-    same however deep it is, and rows that arrive meanwhile never shift the next page, unlike an offset."""
-    query = _filtered(filters)
-    if after is not None:
-        created_at, task_id = after
-        query = query.where(or_(TaskRecord.created_at < created_at,
-                                and_(TaskRecord.created_at == created_at, TaskRecord.id < task_id)))
-    rows = list(session.scalars(query.order_by(TaskRecord.created_at.desc(), TaskRecord.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    items = rows[:limit]
-    return KeysetPage(items=items, next_key=(items[-1].created_at, items[-1].id) if more else None)
-
-
 def count_by_state_since(*, session: Session, since: datetime) -> dict[str, int]:
     """How many tasks created at or after `since` are in each state now."""
     rows = session.execute(select(TaskRecord.state, func.count()).where(TaskRecord.created_at >= since)
@@ -192,7 +148,10 @@ def count_by_state_since(*, session: Session, since: datetime) -> dict[str, int]
     return {str(state): int(count) for state, count in rows.tuples()}
 
 
-def count_by_name_and_state(*, session: Session) -> list[tuple[str, str, int]]:
-    rows = session.execute(select(TaskRecord.name, TaskRecord.state, func.count())
-                           .group_by(TaskRecord.name, TaskRecord.state))
+def count_by_name_and_state(*, session: Session, states: Iterable[str] | None = None) -> list[tuple[str, str, int]]:
+    """(name, state, count) of the records in `states` (every state when None)."""
+    query = select(TaskRecord.name, TaskRecord.state, func.count())
+    if states is not None:
+        query = query.where(TaskRecord.state.in_(list(states)))
+    rows = session.execute(query.group_by(TaskRecord.name, TaskRecord.state))
     return [(n, s, c) for n, s, c in rows]

@@ -58,7 +58,7 @@ def test_task_list_filters_and_pages_newest_first(stack: Stack) -> None:
     order = [item["task_id"] for item in recent if item["task_id"] in sent]
     assert order == list(reversed(sent))
     assert stack.api.get("/tarefas", params={"queue": "nonexistent"}).json() == {
-        "total": 0, "limit": 50, "offset": 0, "items": []}
+        "total": 0, "limit": 50, "offset": 0, "items": [], "total_estimado": False, "proximo": None}
     assert stack.api.get("/tarefas", params={"state": "BOGUS"}).status_code == 422
     assert stack.api.get("/tarefas", params={"limit": 0}).status_code == 422
 

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from api.auth.credentials import FULL, READ_ONLY, Credential
 from api.console.session import SESSION_COOKIE, SessionSigner, signing_key
 from api.main import create_app
+from taskplatform.core.db import get_engine, session_factory
 from taskplatform.core.settings import get_settings
+from taskplatform.ledger.listing import TaskFilter, list_task_records, list_task_records_after
 from taskplatform.ledger.models import TaskRecord
-from taskplatform.ledger.records import TaskFilter, list_task_records, list_task_records_after
 from tests.unit.settings_env import settings
 
 FULL_KEY = "full-key-for-console-0123456789"
@@ -151,3 +152,34 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(monkeypatch: pytest.
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/painel/entrar"
     assert "key:" not in client.get("/painel/entrar").text
     assert client.get("/painel/tarefas", follow_redirects=False).status_code == 303  # back to the sign-in form
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
+def test_the_task_list_pages_by_the_cursor_of_tarefas(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> None:
+    """Breach caught: the console's "mais antigas" link not carrying `/tarefas`' `proximo`, a page repeating or
+    skipping a task, or a refused cursor answered with a 500."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add_all(TaskRecord(id=f"t{i:03d}", name="n", queue="q", state="SUCCESS", attempts=1,
+                                   created_at=start + timedelta(seconds=i), updated_at=start) for i in range(120))
+        session.commit()
+    client = TestClient(create_app(settings(monkeypatch, DATABASE_URL=str(engine.url))))
+    for cached in (get_engine, session_factory):  # another test's database may be cached
+        cached.cache_clear()
+    seen: list[str] = []
+    path: str | None = "/painel/tarefas?name=n"
+    while path is not None:
+        answer = client.get(path)
+        assert answer.status_code == 200
+        seen += re.findall(r'<tr data-task-id="([^"]+)"', answer.text)
+        link = re.search(r'id="proxima" href="([^"]+)"', answer.text)
+        path = link.group(1).replace("&amp;", "&") if link else None
+        if path is not None:
+            cursor = path.split("cursor=")[1]
+            assert client.get("/tarefas", params={"name": "n", "cursor": cursor}).status_code == 200
+    assert seen == [f"t{i:03d}" for i in range(119, -1, -1)]
+    refused = client.get("/painel/tarefas?cursor=nonsense")
+    assert refused.status_code == 422 and 'id="cursor-invalido"' in refused.text
+    get_engine().dispose()
+    for cached in (get_engine, session_factory):
+        cached.cache_clear()

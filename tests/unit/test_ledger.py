@@ -10,17 +10,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from taskplatform.core.paging import Page
 from taskplatform.ledger import records as ledger
 from taskplatform.ledger.idempotency import ANONYMOUS, IdempotencyKeyReused, ScopedKey
+from taskplatform.ledger.listing import TaskFilter, TaskListing, list_task_records
 from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import (
-    TaskFilter,
     TaskState,
     create_task_record,
     find_by_idempotency_key,
     get_task_record,
-    list_task_records,
     record_transition,
     task_events,
 )
@@ -182,7 +180,7 @@ def listed(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
     return session
 
 
-def ids(page: Page[TaskRecord]) -> tuple[int, list[str]]:
+def ids(page: TaskListing) -> tuple[int, list[str]]:
     return page.total, [r.id for r in page.items]
 
 
