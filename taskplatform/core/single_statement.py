@@ -3,7 +3,8 @@
 On PostgreSQL such a session runs in autocommit on a connection that is not pinged when taken from the pool: one
 round trip, where `session_scope()` spends four (the pool's ping, BEGIN, the statement, COMMIT). Without the ping
 a connection the server dropped (a restart) fails once: `run_single_statement` then takes a fresh one and tries
-again. On SQLite (several statements, no network) it is `session_scope()`.
+again. On SQLite (several statements, no network) it is `session_scope()`. `run_on_driver` goes one step further
+for the few statements every task runs: the driver's connection, no Session.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -59,3 +61,20 @@ def run_single_statement(work: Callable[[Session], T]) -> T:
             raise
     with single_statement_session() as session:
         return work(session)
+
+
+def run_on_driver(work: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """`work` on a pooled PostgreSQL connection in autocommit, through the driver itself (psycopg): for the
+    statements every task runs (taskplatform/ledger/driver_path.py). A connection the server dropped is
+    discarded and `work` runs once more on a fresh one."""
+    for attempt in (1, 2):
+        pooled = _autocommit_engine().raw_connection()
+        try:
+            return work(cast("psycopg.Connection[Any]", pooled.driver_connection))
+        except psycopg.OperationalError:
+            pooled.invalidate()
+            if attempt == 2:
+                raise
+        finally:
+            pooled.close()
+    raise AssertionError("unreachable")

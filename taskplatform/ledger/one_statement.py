@@ -16,7 +16,7 @@ ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 #: None binds as SQL NULL (a JSON null would read back as a value).
 _NULLABLE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
-_CREATE = """
+CREATE = """
 WITH record AS (
     INSERT INTO task_records (id, name, queue, state, params, attempts, idempotency_key, idempotency_scope,
                               request_hash, created_at, updated_at, message, arguments, rerun_of)
@@ -42,7 +42,7 @@ WHERE task_records.state <> 'CANCELED' OR task_records.canceled_at >= excluded.s
 RETURNING state
 """
 
-_FINISH = f"""
+FINISH = f"""
 WITH record AS ({FINISH_RECORD}), events AS (
     INSERT INTO task_events (task_id, state, at, detail)
     SELECT :id, 'STARTED', :started_at, :started_detail FROM record
@@ -55,7 +55,7 @@ SELECT state FROM record
 @cache
 def create_statement() -> TextClause:
     """Insert a QUEUED record and its event; returns a row unless the id or idempotency key was taken."""
-    return text(_CREATE).bindparams(*(bindparam(name, type_=_NULLABLE_JSON) for name in ("params", "message",
+    return text(CREATE).bindparams(*(bindparam(name, type_=_NULLABLE_JSON) for name in ("params", "message",
                                                                                           "arguments")),
                                     bindparam("now", type_=UTCDateTime()))
 
@@ -63,6 +63,6 @@ def create_statement() -> TextClause:
 @cache
 def finish_statement() -> TextClause:
     """A short task's SUCCESS with its STARTED and SUCCESS events; no row when the record stays CANCELED."""
-    return text(_FINISH).bindparams(bindparam("result", type_=JSON().with_variant(JSONB(), "postgresql")),
+    return text(FINISH).bindparams(bindparam("result", type_=JSON().with_variant(JSONB(), "postgresql")),
                                     bindparam("started_detail", type_=_NULLABLE_JSON),
                                     bindparam("now", type_=UTCDateTime()), bindparam("started_at", type_=UTCDateTime()))

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from sqlalchemy import case, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import dialect_insert, utcnow
+from taskplatform.ledger.driver_path import create_queued
 from taskplatform.ledger.idempotency import IdempotencyKeyReused, ScopedKey
 from taskplatform.ledger.models import TaskEvent, TaskRecord
-from taskplatform.ledger.one_statement import ASYNC_COMMIT, create_statement
 
 
 class TaskState(StrEnum):
@@ -45,16 +46,16 @@ def create_task_record(*, session: Session, task_id: str, name: str, queue: str 
     `arguments` (the same shape) is kept with the record, for re-runs."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        # The commit that follows does not wait for the disk: on a database crash the newest QUEUED records
-        # may vanish, and each comes back with its task's first write from a worker (README, "What the ledger
-        # guarantees"). Every later state is committed durably.
-        session.execute(ASYNC_COMMIT)
-        return session.execute(create_statement(), {
+        # In the session's own transaction, through the driver (taskplatform/ledger/driver_path.py). Its commit
+        # does not wait for the disk: on a database crash the newest QUEUED records may vanish, and each comes back
+        # with its task's first write from a worker (README, "What the ledger guarantees").
+        driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
+        return create_queued(driver, values={
             "id": task_id, "name": name, "queue": queue, "params": params, "now": now, "message": message,
             "idempotency_key": idempotency.key if idempotency else None,
             "idempotency_scope": idempotency.scope if idempotency else None,
             "request_hash": idempotency.request_hash if idempotency else None,
-            "arguments": arguments, "rerun_of": rerun_of}).first() is not None
+            "arguments": arguments, "rerun_of": rerun_of})
     stmt = dialect_insert(session, TaskRecord.__table__).values(
         id=task_id, name=name, queue=queue, state=TaskState.QUEUED, params=params, attempts=0,
         idempotency_key=idempotency.key if idempotency else None,

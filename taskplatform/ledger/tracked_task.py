@@ -16,8 +16,9 @@ from celery.backends.base import DisabledBackend
 from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import TRANSIENT_ERRORS
 from taskplatform.core.settings import get_settings
-from taskplatform.core.single_statement import run_single_statement
+from taskplatform.core.single_statement import run_on_driver, run_single_statement, single_statement_capable
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
+from taskplatform.ledger import driver_path
 from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
 from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
 from taskplatform.ledger.short_path import finish_short, state_of
@@ -141,6 +142,8 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     def _read_state(self, task_id: str) -> str | None:
         try:
+            if single_statement_capable():
+                return run_on_driver(lambda connection: driver_path.state_of(connection, task_id))
             return run_single_statement(lambda session: state_of(session=session, task_id=task_id))
         except Exception:  # the task runs; its final write still leaves a cancelled record alone
             logger.exception("ledger read failed: task=%s id=%s", self.name, task_id)
@@ -199,10 +202,15 @@ class TrackedTask(Task):  # type: ignore[misc]
         return result
 
     def _finish_short(self, task_id: str, retval: Any, started_at: datetime) -> None:
-        runtime = self._runtime()
-        written = run_single_statement(lambda session: finish_short(
-            session=session, task_id=task_id, name=self.name, queue=self._queue(), started_at=started_at,
-            runtime_s=runtime, result=retval, started_detail=self._started_detail()))
+        runtime, queue, detail = self._runtime(), self._queue(), self._started_detail()
+        if single_statement_capable():
+            written = run_on_driver(lambda connection: driver_path.finish_short(
+                connection, task_id=task_id, name=self.name, queue=queue, now=utcnow(), started_at=started_at,
+                runtime_s=runtime, result=retval, started_detail=detail))
+        else:
+            written = run_single_statement(lambda session: finish_short(
+                session=session, task_id=task_id, name=self.name, queue=queue, started_at=started_at,
+                runtime_s=runtime, result=retval, started_detail=detail))
         if not written:
             logger.warning("task %s id=%s ran, but its record was cancelled before it started: it stays CANCELED",
                            self.name, task_id)
