@@ -9,6 +9,7 @@ way is timed from the first message published until the last one is applied:
   sessions  platform: the `raw_sessions` consumer bootstep (uploads in flight at once)
             seed:     Worker IO's loop: prefetch 1, one upload at a time, ack after it
             ceiling:  PUTs straight to the object store, 1 and 32 at a time (no broker)
+  broker    ceiling:  the device messages to a bare pika consumer acking 500 at a time (no work)
 
 It deletes and recreates `rasp_data` and `raw_sessions`: point it at a broker for benchmarks.
 """
@@ -117,6 +118,25 @@ def seed_device_consumer(broker_url: str, database_url: str) -> None:
     channel.start_consuming()
 
 
+def bare_consumer(broker_url: str, finished: Any, prefetch: int = 1000, batch: int = 500) -> None:
+    """RabbitMQ's own ceiling for `rasp_data`: pika, nothing done with a body, one multiple-ack per `batch`."""
+    connection = _pika(broker_url)
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=prefetch)
+    received = 0
+
+    def callback(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        nonlocal received
+        received += 1
+        if received % batch == 0 or body.startswith(b'{"id": "bench-end"'):
+            channel.basic_ack(method.delivery_tag, multiple=True)
+        if body.startswith(b'{"id": "bench-end"'):
+            finished.set()
+
+    channel.basic_consume(queue="rasp_data", on_message_callback=callback)
+    channel.start_consuming()
+
+
 def seed_session_consumer(broker_url: str, location: S3Location) -> None:
     """Worker IO's loop: prefetch 1, one upload at a time, ack after it succeeded."""
     loop = asyncio.new_event_loop()
@@ -208,13 +228,23 @@ def main() -> int:
             unit = "msgs/s" if name == "devices" else "sessions/s"
             print(f"{name:<9} platform {platform_rate:>9,.0f} {unit} ({len(bodies):,})   seed {seed_rate:>8,.0f} "
                   f"{unit} ({len(seed_bodies):,})   {platform_rate / seed_rate:.1f}x", flush=True)
+        reset_queues(broker_url)
+        finished = spawn.Event()
+        bare = spawn.Process(target=bare_consumer, args=(broker_url, finished), daemon=True)
+        bare.start()
+        broker_rate = timed(bare.is_alive, device_bodies(args.devices), "rasp_data", broker_url, finished.is_set)
+        bare.terminate()
+        bare.join()
+        print(f"the broker alone: {broker_rate:,.0f} msgs/s to a bare pika consumer acking 500 at a time (the devices "
+              f"ceiling); the platform reaches {results['devices'][0] / broker_rate:.0%} of it", flush=True)
         ceiling = asyncio.run(_put_ceiling(location, session_bodies(1000)))
         print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with 32 in "
-              f"flight (the sessions ceiling)", flush=True)
+              f"flight (the sessions ceiling); the platform reaches {results['sessions'][0] / ceiling[1]:.0%} of it",
+              flush=True)
         engine.dispose()
         devices, sessions = results["devices"], results["sessions"]
-        print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f}")
-        print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f}")
+        print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f} broker={broker_rate:.0f}")
+        print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store32={ceiling[1]:.0f}")
         return 0
 
 

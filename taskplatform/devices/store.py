@@ -95,8 +95,8 @@ def _merge(readings: Sequence[tuple[DeviceReading, datetime]]) -> dict[str, dict
     for reading, received_at in readings:
         row = rows.setdefault(reading.id, {"raspberry_id": reading.id, "extra": None})
         row["last_update"] = received_at
-        sent = reading.model_dump(exclude_unset=True)
-        row.update({k: v for k, v in sent.items() if k in COLUMNS})
+        # The fields the device sent, as validated (model_dump would copy every nested value: the hot path).
+        row.update({k: getattr(reading, k) for k in reading.model_fields_set if k in COLUMNS})
         if reading.model_extra:
             row["extra"] = {**(row["extra"] or {}), **reading.model_extra}
     return rows
