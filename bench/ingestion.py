@@ -8,7 +8,9 @@ way is timed from the first message published until the last one is applied:
             seed:     the seed's loop: pika, auto-ack, one query and commit per message
   sessions  platform: the `raw_sessions` consumer bootstep (uploads in flight at once)
             seed:     Worker IO's loop: prefetch 1, one upload at a time, ack after it
-            ceiling:  PUTs straight to the object store, 1 and 32 at a time (no broker)
+            ceiling:  PUTs straight to the object store, 1 and SESSIONS_IN_FLIGHT at a time (no broker)
+  broker    ceiling:  the device messages to a bare pika consumer acking 500 at a time (no work); then the
+            platform's and the bare consumer's rates out of a full queue (publisher excluded)
 
 It deletes and recreates `rasp_data` and `raw_sessions`: point it at a broker for benchmarks.
 """
@@ -24,47 +26,27 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import pika
 from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.environment import bench_environment  # noqa: E402
+from bench.ingestion_loops import (  # noqa: E402
+    bare_consumer,
+    consumer_count,
+    publish,
+    reset_queues,
+    seed_device_consumer,
+    seed_session_consumer,
+)
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.core.db import make_engine  # noqa: E402
+from taskplatform.core.settings import get_settings  # noqa: E402
 from taskplatform.dev.processes import worker_command  # noqa: E402
 
 END = "bench-end"
-
-
-def _pika(broker_url: str) -> pika.BlockingConnection:
-    parts = urlsplit(broker_url)
-    vhost = parts.path[1:] or "/"
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        parts.hostname, parts.port or 5672, vhost, pika.PlainCredentials(parts.username or "guest",
-                                                                        parts.password or "guest")))
-
-
-def reset_queues(broker_url: str) -> None:
-    connection = _pika(broker_url)
-    channel = connection.channel()
-    for queue in ("rasp_data", "raw_sessions"):
-        channel.queue_delete(queue)
-    channel.queue_declare(queue="rasp_data", durable=True)
-    channel.queue_declare(queue="raw_sessions", durable=True,
-                          arguments={"x-queue-type": "quorum", "x-delivery-limit": 5})
-    connection.close()
-
-
-def publish(broker_url: str, queue: str, bodies: list[bytes]) -> None:
-    connection = _pika(broker_url)
-    channel = connection.channel()
-    for body in bodies:
-        channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
-    connection.close()
 
 
 def device_bodies(count: int, devices: int = 1000) -> list[bytes]:
@@ -86,55 +68,6 @@ def _device_applied(engine: Engine) -> bool:
     with engine.connect() as connection:
         return connection.execute(text("SELECT count(*) FROM device_status WHERE raspberry_id = :i"),
                                   {"i": END}).scalar_one() == 1
-
-
-def seed_device_consumer(broker_url: str, database_url: str) -> None:
-    """The seed's consumer: auto_ack, and per message a lookup, an update or insert, a commit."""
-    from sqlalchemy.orm import Session
-
-    from taskplatform.core.db import utcnow
-    from taskplatform.devices.models import DeviceStatus
-
-    engine = make_engine(database_url)
-    fields = ("wifi_status", "mem_usage", "cpu_temp", "cpu_percent", "spi_buses", "net_ifaces")
-
-    def callback(channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        data = json.loads(body)
-        with Session(engine) as session:
-            device = session.query(DeviceStatus).filter_by(raspberry_id=data["id"]).first()
-            if device is None:
-                device = DeviceStatus(raspberry_id=data["id"])
-                session.add(device)
-            for field in fields:
-                if field in data:
-                    setattr(device, field, data[field])
-            device.last_update = utcnow()
-            session.commit()
-
-    connection = _pika(broker_url)
-    channel = connection.channel()
-    channel.basic_consume(queue="rasp_data", on_message_callback=callback, auto_ack=True)
-    channel.start_consuming()
-
-
-def seed_session_consumer(broker_url: str, location: S3Location) -> None:
-    """Worker IO's loop: prefetch 1, one upload at a time, ack after it succeeded."""
-    loop = asyncio.new_event_loop()
-    context = s3_client(location)
-    client = loop.run_until_complete(context.__aenter__())
-
-    def callback(channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        data = json.loads(body)
-        key = f"sessions/{data['user_id']}/{data['session_uuid']}.json"
-        loop.run_until_complete(client.put_object(Bucket=location.bucket, Key=key, Body=body,
-                                                  ContentType="application/json"))
-        channel.basic_ack(method.delivery_tag)
-
-    connection = _pika(broker_url)
-    channel = connection.channel()
-    channel.basic_qos(prefetch_count=1)
-    channel.basic_consume(queue="raw_sessions", on_message_callback=callback)
-    channel.start_consuming()
 
 
 def _session_stored(location: S3Location) -> bool:
@@ -164,12 +97,31 @@ def timed(consumer: Any, bodies: list[bytes], queue: str, broker_url: str, done:
     return len(bodies) / (time.perf_counter() - started)
 
 
+def drained(start: Any, alive: Any, bodies: list[bytes], queue: str, broker_url: str, done: Any) -> float:
+    """Messages per second out of a full queue: published first, timed from the moment the consumer that
+    `start()` launches attaches until `done()` holds (the consumer's own capacity, the publisher's excluded)."""
+    reset_queues(broker_url)
+    publish(broker_url, queue, bodies)
+    start()
+    while not consumer_count(broker_url, queue):
+        if not alive():
+            raise SystemExit(f"the {queue} consumer exited before it attached")
+        time.sleep(0.01)
+    started = time.perf_counter()
+    while not done():
+        if not alive():
+            raise SystemExit(f"the {queue} consumer exited before the last message was applied")
+        time.sleep(0.02)
+    return len(bodies) / (time.perf_counter() - started)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=50_000, help="device messages through the platform")
     parser.add_argument("--seed-devices", type=int, default=5_000)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--seed-sessions", type=int, default=1_000)
+    parser.add_argument("--only", choices=("devices", "sessions"), help="measure one of the two (default: both)")
     args = parser.parse_args()
     spawn = multiprocessing.get_context("spawn")
     with bench_environment("ingestion", object_store=True, amqp_only=True) as bench:
@@ -179,7 +131,8 @@ def main() -> int:
         engine = make_engine(database_url)
 
         results = {}
-        for name in ("devices", "sessions"):
+        parts = (args.only,) if args.only else ("devices", "sessions")
+        for name in parts:
             reset_queues(broker_url)
             with engine.begin() as connection:
                 connection.execute(text("DELETE FROM device_status"))
@@ -208,21 +161,58 @@ def main() -> int:
             unit = "msgs/s" if name == "devices" else "sessions/s"
             print(f"{name:<9} platform {platform_rate:>9,.0f} {unit} ({len(bodies):,})   seed {seed_rate:>8,.0f} "
                   f"{unit} ({len(seed_bodies):,})   {platform_rate / seed_rate:.1f}x", flush=True)
-        ceiling = asyncio.run(_put_ceiling(location, session_bodies(1000)))
-        print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with 32 in "
-              f"flight (the sessions ceiling)", flush=True)
+        # The store's ceiling right after the platform's sessions: the machine's load drifts.
+        if "sessions" in results:
+            in_flight = get_settings().sessions_in_flight
+            ceiling = asyncio.run(_put_ceiling(location, session_bodies(1000), in_flight))
+            sessions = results["sessions"]
+            print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with "
+                  f"{in_flight} in flight (the sessions ceiling); the platform reaches {sessions[0] / ceiling[1]:.0%} "
+                  "of it", flush=True)
+        if "devices" in results:
+            reset_queues(broker_url)
+            finished = spawn.Event()
+            bare = spawn.Process(target=bare_consumer, args=(broker_url, finished), daemon=True)
+            bare.start()
+            broker_rate = timed(bare.is_alive, device_bodies(args.devices), "rasp_data", broker_url, finished.is_set)
+            bare.terminate()
+            bare.join()
+            devices = results["devices"]
+            print(f"the broker alone: {broker_rate:,.0f} msgs/s to a bare pika consumer acking 500 at a time (the "
+                  f"devices ceiling); the platform reaches {devices[0] / broker_rate:.0%} of it", flush=True)
+            # The same two out of a full queue: the consumers' own capacity, without the publisher's limit.
+            finished = spawn.Event()
+            bare = spawn.Process(target=bare_consumer, args=(broker_url, finished), daemon=True)
+            broker_drain = drained(bare.start, bare.is_alive, device_bodies(args.devices), "rasp_data", broker_url,
+                                   finished.is_set)
+            bare.terminate()
+            bare.join()
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM device_status"))
+            platform_drain = drained(
+                lambda: supervisor.start("worker", worker_command(queues=("devices",), concurrency=1,
+                                                                  name="bench-devices@%h"), env=env, cwd=ROOT,
+                                         stop_timeout=60),
+                lambda: not supervisor.exited(), device_bodies(args.devices), "rasp_data", broker_url,
+                lambda: _device_applied(engine))
+            supervisor.stop("worker")
+            print(f"out of a full queue: platform {platform_drain:,.0f} msgs/s, bare pika consumer {broker_drain:,.0f} "
+                  f"msgs/s ({platform_drain / broker_drain:.0%})", flush=True)
         engine.dispose()
-        devices, sessions = results["devices"], results["sessions"]
-        print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f}")
-        print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f}")
+        if "devices" in results:
+            print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f} broker={broker_rate:.0f} "
+                  f"drain_platform={platform_drain:.0f} drain_broker={broker_drain:.0f}")
+        if "sessions" in results:
+            print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store={ceiling[1]:.0f}")
         return 0
 
 
-async def _put_ceiling(location: S3Location, bodies: list[bytes]) -> tuple[float, float]:
-    """PUTs per second straight to the store (no broker, no consumer): 1 and 32 at a time."""
+async def _put_ceiling(location: S3Location, bodies: list[bytes], in_flight: int) -> tuple[float, float]:
+    """PUTs per second straight to the store (no broker, no consumer): 1 and `in_flight` at a time (the
+    consumer's own number, SESSIONS_IN_FLIGHT)."""
     rates = []
-    async with s3_client(location, connections=32) as client:
-        for concurrency in (1, 32):
+    async with s3_client(location, connections=in_flight) as client:
+        for concurrency in (1, in_flight):
             gate = asyncio.Semaphore(concurrency)
 
             async def put(n: int, body: bytes, gate: asyncio.Semaphore = gate, prefix: int = concurrency) -> None:

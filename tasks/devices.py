@@ -159,7 +159,7 @@ class RaspDataConsumer(RawQueueConsumer):
                 outcome.applied.extend(refused)  # settled: acknowledged below with the applied ones
             else:
                 outcome.held.extend(refused)
-        self._ack([item.message for item in outcome.applied])
+        self._ack([item.message for item in outcome.applied], everything_in_hand=not outcome.held)
         if outcome.held:
             self.pending = [item.message for item in outcome.held] + self.pending
             self.retry_at = time.monotonic() + self.backoff
@@ -184,13 +184,30 @@ class RaspDataConsumer(RawQueueConsumer):
         return True
 
     @staticmethod
-    def _ack(messages: list[Message]) -> None:
-        try:
-            for message in messages:
-                message.ack()
-        except Exception:
-            # The channel died after the commit: the broker redelivers, and the upsert is idempotent.
-            logger.exception("acknowledging a device batch failed; it will be redelivered")
+    def _ack(messages: list[Message], *, everything_in_hand: bool) -> None:
+        """Acknowledge the settled messages (applied, or stored as dead letters: committed either way).
+
+        When they are every message in hand, one `basic_ack(multiple=True)` per channel settles them: it
+        acknowledges every delivery on the channel up to that tag, and this consumer's channel is its own
+        (`ConsumerStep` opens one per step) and every delivery on it not yet acknowledged is in this batch:
+        `on_message` only appends, and a flush takes all of `pending`. With messages held back (a transient
+        failure) a delivery below the highest tag is not settled, so each is acknowledged on its own.
+        """
+        if everything_in_hand:
+            last: dict[int, Message] = {}
+            for message in messages:  # delivery tags count per channel: a reconnection starts a new one
+                known = last.get(id(message.channel))
+                if known is None or message.delivery_tag > known.delivery_tag:
+                    last[id(message.channel)] = message
+            settles = [(message, True) for message in last.values()]
+        else:
+            settles = [(message, False) for message in messages]
+        for message, multiple in settles:
+            try:
+                message.ack(multiple=multiple)
+            except Exception:
+                # The channel died after the commit: the broker redelivers, and the upsert is idempotent.
+                logger.exception("acknowledging a device batch failed; it will be redelivered")
 
 
 app.steps["consumer"].add(RaspDataConsumer)

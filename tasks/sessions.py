@@ -70,9 +70,10 @@ def persist(session: dict[str, Any] | None = None, sessions: list[dict[str, Any]
 class RawSessionsConsumer(RawQueueConsumer):
     """Consumes `raw_sessions` (quorum, delivery limit 5) and stores each session in S3.
 
-    Uploads run on an asyncio loop in a thread, up to `SESSIONS_IN_FLIGHT` at once; a
-    message is acknowledged (on the worker's own loop: channels are not thread-safe) only
-    after its upload succeeded. While the store is down an upload is retried with backoff
+    Uploads run on an asyncio loop in a thread, up to `SESSIONS_IN_FLIGHT` at once (twice as
+    many messages in hand, so the next upload starts as soon as one ends); a message is
+    acknowledged (on the worker's own loop: channels are not thread-safe) only after its
+    upload succeeded. While the store is down an upload is retried with backoff
     for `SESSIONS_RETRY_WINDOW` seconds, then the message goes back to the queue; past the
     delivery limit RabbitMQ dead-letters it (policy) and it lands in the dead-letter store.
     """
@@ -87,9 +88,12 @@ class RawSessionsConsumer(RawQueueConsumer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: Any = None
         self.stack: AsyncExitStack | None = None
+        self.uploads: asyncio.Semaphore | None = None
 
     def prefetch_count(self) -> int:
-        return self.settings.sessions_in_flight
+        # Twice the uploads: the next ones are in hand when an upload ends, not one acknowledgement (up to a
+        # timer tick) and one delivery later, so the store always has SESSIONS_IN_FLIGHT uploads to work on.
+        return 2 * self.settings.sessions_in_flight
 
     def timer_interval(self) -> float:
         return 0.02
@@ -118,6 +122,7 @@ class RawSessionsConsumer(RawQueueConsumer):
 
     async def _open_client(self) -> None:
         self.stack = AsyncExitStack()
+        self.uploads = asyncio.Semaphore(self.settings.sessions_in_flight)
         location = s3_location(self.settings)
         self.client = await self.stack.enter_async_context(
             s3_client(location, timeout_s=10, connections=self.settings.sessions_in_flight))
@@ -136,8 +141,10 @@ class RawSessionsConsumer(RawQueueConsumer):
         bucket = self.settings.s3_bucket
         while True:
             try:
-                await self.client.put_object(Bucket=bucket, Key=parsed.key, Body=parsed.body,
-                                             ContentType="application/json")
+                assert self.uploads is not None
+                async with self.uploads:
+                    await self.client.put_object(Bucket=bucket, Key=parsed.key, Body=parsed.body,
+                                                 ContentType="application/json")
                 return
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + delay > deadline:

@@ -49,6 +49,24 @@ def test_a_decoded_document_with_nan_names_the_field() -> None:
     assert json_object(b'{"a": 1.5, "b": [1, null]}', what="a message") == {"a": 1.5, "b": [1, None]}
 
 
+@pytest.mark.parametrize(("body", "loc", "reason"), [
+    (b'{"a": {"b": [1.5, -1e400]}}', ("a", "b", 1), "invalid_json"),
+    (b'{"a": [{"b": "x\\u0000y"}]}', ("a", 0, "b"), "invalid_text"),
+    ('{"k\\u0000": 1}', ("k\x00",), "invalid_text"),
+])
+def test_bodies_are_walked_for_the_path_when_their_text_can_hold_what_a_database_refuses(
+        body: bytes | str, loc: tuple[str | int, ...], reason: str) -> None:
+    """Breach: the consumers' fast path (no walk of the decoded document unless its text holds an escaped NUL or a
+    number that overflowed) letting a NUL or an infinity through, or losing the offending field's path."""
+    with pytest.raises(InvalidMessage) as caught:
+        json_object(body, what="a message")
+    assert (caught.value.loc, caught.value.reason) == (loc, reason)
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul() -> None:
+    assert json_object(b'{"a": "\\\\u0000"}', what="a message") == {"a": "\\u0000"}
+
+
 def _session(**fields: Any) -> dict[str, Any]:
     return {"user_id": "u1", "session_uuid": "s1", "events": [], **fields}
 
