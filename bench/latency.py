@@ -22,6 +22,17 @@ import numpy as np
 JSON = {"content-type": "application/json"}
 
 
+def answers(url: str) -> bool:
+    """True when `GET <url>/` answers 200 (an API that is up)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def percentiles(seconds: Sequence[float]) -> tuple[float, float]:
     """(p50, p99) in milliseconds."""
     p50, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 99])

@@ -42,8 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import CpuMeter  # noqa: E402
 from bench.environment import bench_environment  # noqa: E402
-from bench.latency import concurrent_clients, percentiles  # noqa: E402
+from bench.latency import answers, concurrent_clients, percentiles  # noqa: E402
 from taskplatform.dev.embedded import free_port, start_valkey  # noqa: E402
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command  # noqa: E402
 
@@ -69,9 +70,11 @@ class Counter:
         wait_until(reached, timeout=timeout, interval=0.01, what=f"{target} completed tasks")
 
 
-def publish_round(publish_one: Callable[[], None], n: int, producers: int, counter: Counter) -> tuple[float, float]:
-    """(publishes/s, end-to-end tasks/s) of n tasks from `producers` threads."""
+def publish_round(publish_one: Callable[[], None], n: int, producers: int, counter: Counter,
+                  meter: CpuMeter | None = None) -> tuple[float, float, dict[str, float]]:
+    """(publishes/s, end-to-end tasks/s, CPU ms per task by process group) of n tasks from `producers` threads."""
     start = counter.value()
+    cpu_before = meter.sample() if meter else None
     shares = [n // producers + (i < n % producers) for i in range(producers)]
 
     def produce(share: int) -> None:
@@ -86,7 +89,9 @@ def publish_round(publish_one: Callable[[], None], n: int, producers: int, count
         thread.join()
     published = time.perf_counter() - began
     counter.wait_for(start + n)
-    return n / published, n / (time.perf_counter() - began)
+    elapsed = time.perf_counter() - began
+    cpu = {k: v * 1000 / n for k, v in meter.since(cpu_before).items()} if meter and cpu_before else {}
+    return n / published, n / elapsed, cpu
 
 
 def reading(n: int) -> bytes:
@@ -112,10 +117,9 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
         from taskplatform.messaging.publish import publish
 
         app.control.purge()  # the vhost's task queues start empty: only this run's tasks are counted
-        bench.supervisor.start("worker", worker_command(queues=(QUEUE, "devices"), concurrency=args.concurrency,
-                                                        name="ledgerbench@%h",
-                                                        extra=("-I", "bench.noop_tasks", *args.worker_args.split())),
-                               env=env, cwd=ROOT, stop_timeout=60)
+        command = worker_command(queues=(QUEUE, "devices"), concurrency=args.concurrency, name="ledgerbench@%h",
+                                 extra=("-I", "bench.noop_tasks", *args.worker_args.split()))
+        worker = bench.supervisor.start("worker", command, env=env, cwd=ROOT, stop_timeout=60)
         port = free_port()
         api = bench.supervisor.start("api", api_command(host="127.0.0.1", port=port), env=env, cwd=ROOT)
 
@@ -126,25 +130,33 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
         def plain() -> None:
             publish(noop_plain.s(), task_id=str(uuid.uuid4()), queue=QUEUE)
 
+        from taskplatform.core.db import get_engine
+
+        meter = CpuMeter(worker.pid, get_engine())
         kinds = {"tracked": tracked, "plain": plain}
         for publish_one in kinds.values():  # warm-up: the worker is up, connections and code paths are warm
             publish_round(publish_one, args.warmup, 1, counter)
         print(f"{label}: {args.rounds} rounds of {args.tasks} no-op tasks each kind, worker -c {args.concurrency}, "
               f"{args.producers} producer thread(s)", flush=True)
         rates: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
+        cpus: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for r in range(args.rounds):
             for kind in (("tracked", "plain") if r % 2 == 0 else ("plain", "tracked")):
-                publishes, tasks = publish_round(kinds[kind], args.tasks, args.producers, counter)
+                publishes, tasks, cpu = publish_round(kinds[kind], args.tasks, args.producers, counter, meter)
                 rates[kind].append((publishes, tasks))
+                cpus[kind].append(cpu)
                 print(f"  round {r + 1} {kind:<8} {tasks:>8,.0f} tasks/s end to end   "
-                      f"producer {publishes:>8,.0f} publishes/s", flush=True)
+                      f"producer {publishes:>8,.0f} publishes/s   CPU ms/task " +
+                      " ".join(f"{k} {v:.2f}" for k, v in cpu.items()), flush=True)
         result: dict[str, Any] = {kind: {"tasks": statistics.median(t for _, t in v),
                                          "publishes": statistics.median(p for p, _ in v),
                                          "range": (min(t for _, t in v), max(t for _, t in v))}
                                   for kind, v in rates.items()}
+        for kind, samples in cpus.items():
+            result[kind]["cpu"] = {k: statistics.median(c[k] for c in samples) for k in samples[0]}
 
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers(url), timeout=60, what="the API")
+        wait_until(lambda: answers(url), timeout=60, what="the API")
         result["http"] = {}
         for clients in args.clients:
             start = counter.value()
@@ -163,16 +175,6 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
 
             result["scale"] = ledger_at_scale(url, bench.database_url, args.records, args.scale_repeats)
         return result
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{url}/", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def run_child(stack: str, argv: list[str], broker_url: str) -> dict[str, Any]:
@@ -227,6 +229,10 @@ def main() -> int:
             print(f"{STACKS[stack]:<24} {kind:<8} {result[kind]['tasks']:>17,.0f} {f'{low:,.0f}-{high:,.0f}':>15} "
                   f"{result[kind]['publishes']:>12,.0f}")
         print(f"{'':<24} tracked/plain = {result['tracked']['tasks'] / result['plain']['tasks']:.2f}")
+        for kind in ("tracked", "plain"):
+            cpu = result[kind]["cpu"]
+            print(f"{'':<24} {kind:<8} CPU ms per task (median round): " +
+                  ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()) + f", total {sum(cpu.values()):.2f}")
     if "amqp" in results:
         tracked, plain = results["amqp"]["tracked"]["tasks"], results["amqp"]["plain"]["tasks"]
         print(f"ledger: tracked={tracked:.0f} plain={plain:.0f} ratio={tracked / plain:.2f}")
