@@ -53,5 +53,4 @@ def create_queued(connection: Connection[Any], *, values: dict[str, Any]) -> boo
     """`records.create_task_record` in one prepared statement, inside the caller's transaction; `values` are the
     statement's parameters, the JSON ones as Python values."""
     params = {**values, **{key: _json(values[key]) for key in ("params", "message", "arguments")}}
-    connection.execute("SET LOCAL synchronous_commit = off")
     return connection.execute(_CREATE_SQL, params).fetchone() is not None
