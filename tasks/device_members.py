@@ -20,6 +20,7 @@ from taskplatform.devices.store import DeviceReading, parse_reading
 from taskplatform.ledger.members import fail_members, finish_members
 from taskplatform.messaging.batches import apply_bisecting
 from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.queues import queue_for
 from taskplatform.messaging.raw_messages import InvalidMessage
 from taskplatform.messaging.task_names import TaskName
 from tasks.devices import store_readings
@@ -50,10 +51,12 @@ def upsert_members(self: Any, members: list[dict[str, Any]]) -> dict[str, Any]:
         except InvalidMessage as exc:  # validated by the API: only a limit lowered since lands here
             errors[member["task_id"]] = (type(exc).__name__, str(exc))
     skipped: list[str] = []
+    queue = queue_for(TaskName.DEVICES_UPSERT.value)
 
     def apply(part: Any) -> None:
         with session_scope() as session:
-            live = finish_members(session=session, results={i.task_id: {"raspberry_id": i.reading.id} for i in part},
+            live = finish_members(session=session, name=TaskName.DEVICES_UPSERT.value, queue=queue,
+                                  results={i.task_id: {"raspberry_id": i.reading.id} for i in part},
                                   started_at=started_at, now=utcnow(), runtime_s=round(time.monotonic() - began, 6),
                                   detail=detail)
             store_readings(session=session, readings=[(i.reading, i.body) for i in part if i.task_id in live])

@@ -50,16 +50,22 @@ WITH input AS (
 INSERT INTO task_events (task_id, state, at) SELECT id, 'QUEUED', %(now)s FROM record
 """
 
-# Locks the live members (a cancel waits, then finds them SUCCESS); cancelled ones are left as they are.
+# Locks the live members (a cancel waits, then finds them SUCCESS); cancelled ones are left as they are. A member
+# whose QUEUED record a database crash lost (its commit did not wait for the disk) is written now, as a single task's.
 _FINISH = """
-WITH input AS (
-    SELECT m->>'id' AS id, m->'result' AS result FROM jsonb_array_elements(%(members)s) m
-), done AS (
-    UPDATE task_records r SET state = 'SUCCESS', attempts = r.attempts + 1, updated_at = %(now)s,
-        started_at = %(started_at)s, finished_at = %(now)s, runtime_s = %(runtime_s)s, progress = 100,
-        result = input.result, error_type = NULL, error_message = NULL, traceback = NULL, message = NULL
-    FROM input WHERE r.id = input.id AND r.state NOT IN ('CANCELED', 'CANCELING')
-    RETURNING r.id
+WITH done AS (
+    INSERT INTO task_records (id, name, queue, state, attempts, created_at, updated_at, started_at, finished_at,
+                              runtime_s, progress, result)
+    SELECT m->>'id', %(name)s, %(queue)s, 'SUCCESS', 1, %(now)s, %(now)s, %(started_at)s, %(now)s, %(runtime_s)s,
+           100, m->'result'
+    FROM jsonb_array_elements(%(members)s) m
+    ON CONFLICT (id) DO UPDATE SET
+        state = 'SUCCESS', attempts = task_records.attempts + 1, updated_at = excluded.updated_at,
+        started_at = excluded.started_at, finished_at = excluded.finished_at, runtime_s = excluded.runtime_s,
+        progress = 100, result = excluded.result, error_type = NULL, error_message = NULL, traceback = NULL,
+        message = NULL
+    WHERE task_records.state NOT IN ('CANCELED', 'CANCELING')
+    RETURNING id
 ), events AS (
     INSERT INTO task_events (task_id, state, at, detail)
     SELECT id, 'STARTED', %(started_at)s, %(detail)s FROM done
@@ -103,8 +109,8 @@ def delete_members(*, session: Session, task_ids: list[str]) -> None:
     session.execute(TaskRecord.__table__.delete().where(TaskRecord.id.in_(task_ids)))
 
 
-def finish_members(*, session: Session, results: dict[str, Any], started_at: datetime, now: datetime,
-                   runtime_s: float | None, detail: dict[str, Any] | None) -> set[str]:
+def finish_members(*, session: Session, name: str, queue: str | None, results: dict[str, Any], started_at: datetime,
+                   now: datetime, runtime_s: float | None, detail: dict[str, Any] | None) -> set[str]:
     """Move every member of `results` (id to result) that is not cancelled to SUCCESS (attempts + 1, STARTED and
     SUCCESS events), in the caller's transaction. Returns the ids finished: the others were cancelled, and their
     effect must not be applied. Call it before applying the effect: the rows it updates stay locked until commit,
@@ -114,12 +120,17 @@ def finish_members(*, session: Session, results: dict[str, Any], started_at: dat
     driver = _driver(session)
     if driver is not None:
         rows = driver.execute(_FINISH, {
-            "members": Jsonb([{"id": k, "result": v} for k, v in results.items()]), "now": now,
-            "started_at": started_at, "runtime_s": runtime_s, "detail": Jsonb(detail or {})})
+            "members": Jsonb([{"id": k, "result": v} for k, v in results.items()]), "now": now, "name": name,
+            "queue": queue, "started_at": started_at, "runtime_s": runtime_s, "detail": Jsonb(detail or {})})
         return {str(row[0]) for row in rows.fetchall()}
     table = TaskRecord.__table__
-    live = set(session.scalars(select(table.c.id).where(table.c.id.in_(list(results)),
-                                                        table.c.state.not_in(_HELD))))
+    found = session.execute(select(table.c.id, table.c.state).where(table.c.id.in_(list(results))))
+    known = {str(task_id): str(state) for task_id, state in found}
+    live = {task_id for task_id in results if known.get(task_id) not in CANCEL_STATES}
+    lost = [task_id for task_id in live if task_id not in known]
+    if lost:
+        session.execute(insert(table), [{"id": task_id, "name": name, "queue": queue, "state": TaskState.QUEUED,
+                                         "attempts": 0, "created_at": now, "updated_at": now} for task_id in lost])
     for task_id in live:
         session.execute(update(table).where(table.c.id == task_id, table.c.state.not_in(_HELD)).values(
             state=TaskState.SUCCESS, attempts=table.c.attempts + 1, updated_at=now, started_at=started_at,

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from taskplatform.dev.processes import wait_until
 from tests.integration.helpers import devices_with_prefix
@@ -113,3 +114,28 @@ def test_sigkill_while_carriers_are_in_flight_loses_no_member(stack: Stack) -> N
     assert Counter(r["state"] for r in records) == Counter({"SUCCESS": len(readings)})
     assert [r["result"]["raspberry_id"] for r in records] == [r["id"] for r in readings]
     assert devices_with_prefix(stack, prefix) == {r["id"]: r["cpu_percent"] for r in readings}
+
+
+def test_a_refused_carrier_is_a_503_for_every_member_and_leaves_no_record(stack: Stack) -> None:
+    """Breach caught: members answered 202 (or left QUEUED in the ledger) although their carrier was refused.
+    Redis out of memory refuses every write (as in test_broker_refusal.py)."""
+    if stack.broker_kind != "redis":
+        pytest.skip("Redis's out-of-memory refusal needs no broker policy; the RabbitMQ refusal is tested elsewhere")
+    prefix, readings = _readings(5)
+    before = stack.api.get("/tarefas", params={"name": "devices.upsert", "limit": 1}).json()["total"]
+    client = redis.Redis.from_url(stack.env["BROKER_URL"])
+    previous = client.config_get("maxmemory*")
+    stack.stop_worker()
+    try:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", 1)
+        answers = _post_all(stack, readings, threads=5)
+    finally:
+        client.config_set("maxmemory", previous.get("maxmemory", "0"))
+        client.config_set("maxmemory-policy", previous.get("maxmemory-policy", "noeviction"))
+        client.close()
+        stack.start_worker()
+    assert [a.status_code for a in answers] == [503] * 5, [a.text[:200] for a in answers]
+    assert all("broker did not accept" in a.json()["detail"] and a.headers["Retry-After"] == "1" for a in answers)
+    assert stack.api.get("/tarefas", params={"name": "devices.upsert", "limit": 1}).json()["total"] == before
+    assert devices_with_prefix(stack, prefix) == {}
