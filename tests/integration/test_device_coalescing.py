@@ -92,24 +92,29 @@ def test_a_member_cancelled_before_its_carrier_runs_stays_cancelled_and_its_read
 @pytest.mark.slow
 def test_sigkill_while_carriers_are_in_flight_loses_no_member(stack: Stack) -> None:
     """Breach caught: a carrier acknowledged before its commit, or lost with the killed worker: its members would
-    stay QUEUED (or SUCCESS without their reading). Checks keep arriving while the worker is killed; the worker's
-    log shows which carriers it had taken and not finished."""
+    stay QUEUED (or SUCCESS without their reading). A backlog of carriers is made with the worker stopped; the
+    worker is killed as soon as it finished its first one, and its log shows the carriers it had taken and not
+    finished."""
     prefix, readings = _readings(1500)
     log = stack.supervisor.log_dir / "worker.log" if stack.supervisor.log_dir else None
     assert log is not None
     offset = log.stat().st_size if log.exists() else 0
-    with ThreadPoolExecutor(max_workers=1) as background:
-        posting = background.submit(_post_all, stack, readings, 20)
-        wait_until(lambda: re.search(rf"task succeeded: {CARRIER} ", log.read_text(errors="replace")[offset:])
-                   is not None, timeout=120, interval=0.02, what="a carrier to finish")
-        stack.kill_worker()
+    stack.stop_worker()
+    started = False
+    try:
+        task_ids = _accepted(_post_all(stack, readings, threads=20))
+        stack.start_worker(wait=False)
+        started = True
+        wait_until(lambda: f"task succeeded: {CARRIER} " in log.read_text(errors="replace")[offset:], timeout=120,
+                   interval=0.01, what="a carrier to finish")
+    finally:
+        if started:
+            stack.kill_worker()
         text = log.read_text(errors="replace")[offset:]
-        answers = posting.result(timeout=300)
+        stack.start_worker()
     received = set(re.findall(rf"Task {CARRIER}\[([0-9a-f-]+)\] received", text))
     finished = set(re.findall(rf"task succeeded: {CARRIER} id=([0-9a-f-]+)", text))
     assert received - finished, "every carrier the worker had taken was finished before the kill"
-    task_ids = _accepted(answers)
-    stack.start_worker()
     records = stack.wait_tasks(task_ids, timeout=240)
     assert Counter(r["state"] for r in records) == Counter({"SUCCESS": len(readings)})
     assert [r["result"]["raspberry_id"] for r in records] == [r["id"] for r in readings]
