@@ -16,4 +16,4 @@ class DeviceSettings(BaseSettings):
     #: and published as one carrier task once this many are waiting...
     devices_coalesce_max: int = Field(default=100, ge=1, le=10_000)
     #: ...or this many milliseconds after its first check arrived. 0 turns it off: one task per request.
-    devices_coalesce_ms: float = Field(default=10.0, ge=0, le=10_000)
+    devices_coalesce_ms: float = Field(default=25.0, ge=0, le=10_000)
