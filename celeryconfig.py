@@ -24,6 +24,7 @@ TASK_MODULES = (
     "tasks.maintenance",
     "tasks.churn",
     "tasks.devices",
+    "tasks.device_members",
     "tasks.sessions",
     "tasks.housing",
     "tasks.textgen",

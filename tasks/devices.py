@@ -10,6 +10,7 @@ from typing import Any
 
 from kombu.message import Message
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import describe, permanent_on
@@ -65,14 +66,20 @@ def upsert(reading: dict[str, Any] | None = None, readings: list[dict[str, Any]]
 
 def apply_readings(readings: list[tuple[DeviceReading, Any]], letters: list[NewDeadLetter] | None = None) -> None:
     """Upsert the readings, keep their raw bodies, and store dead letters: one transaction."""
-    now = utcnow()
-    settings = get_settings()
     with session_scope() as session:
+        store_readings(session=session, readings=readings, letters=letters)
+
+
+def store_readings(*, session: Session, readings: list[tuple[DeviceReading, Any]],
+                   letters: list[NewDeadLetter] | None = None) -> None:
+    """`apply_readings` in the caller's transaction."""
+    now = utcnow()
+    if readings:
         upsert_device_statuses(session=session, readings=[(r, now) for r, _ in readings])
-        record_device_messages(session=session, keep=settings.device_messages_kept,
+        record_device_messages(session=session, keep=get_settings().device_messages_kept,
                                messages=[(r.id, body_text(b) if isinstance(b, bytes | str) else r.model_dump_json(),
                                           now) for r, b in readings])
-        record_dead_letters(session=session, letters=letters or [])
+    record_dead_letters(session=session, letters=letters or [])
 
 
 @dataclass(frozen=True)

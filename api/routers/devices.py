@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.coalescing import Coalescer
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
 from api.item_batches import array_schema, each_valid, one_or_many
@@ -16,6 +17,7 @@ from api.schemas.ingestion import DeviceList, DeviceMessageOut, DeviceOut
 from api.schemas.openapi import storable
 from api.schemas.tasks import TaskAccepted
 from api.validation import FilterText, Offset, PathText
+from taskplatform.core.db import session_scope
 from taskplatform.core.settings import Settings, get_settings
 from taskplatform.devices.store import (
     TEXT_NUMBER_LIMIT,
@@ -26,6 +28,9 @@ from taskplatform.devices.store import (
     recent_messages,
     stale_cutoff,
 )
+from taskplatform.ledger.enqueue import PublishFailed
+from taskplatform.ledger.member_enqueue import Member, enqueue_members
+from taskplatform.ledger.records import TaskState
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.task_names import TaskName
 
@@ -67,6 +72,28 @@ def _readings(raw: bytes) -> tuple[list[dict[str, Any]], bool]:
     return documents, array
 
 
+def _enqueue_group(members: list[Member]) -> list[str]:
+    """One group of single checks: their records in one commit, then one `devices.upsert_members` (a 503 for all
+    of them if the broker refuses it)."""
+    with session_scope() as session:
+        try:
+            return enqueue_members(session=session, name=TaskName.DEVICES_UPSERT.value,
+                                   carrier=TaskName.DEVICES_UPSERT_MEMBERS.value, members=members)
+        except PublishFailed as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+
+
+#: One per process, per (DEVICES_COALESCE_MAX, DEVICES_COALESCE_MS): settings are read per request.
+_coalescers: dict[tuple[int, float], Coalescer[Member, str]] = {}
+
+
+def _coalescer(settings: Settings) -> Coalescer[Member, str]:
+    key = (settings.devices_coalesce_max, settings.devices_coalesce_ms)
+    if key not in _coalescers:
+        _coalescers[key] = Coalescer(_enqueue_group, max_size=key[0], max_wait_s=key[1] / 1000)
+    return _coalescers[key]
+
+
 @router.post("/devices/health", status_code=202, response_model=TaskAccepted, responses=ENQUEUE)
 async def post_health(request: Request, session: SessionDep, response: Response,
                       idempotency_key: IdempotencyKey = None) -> TaskAccepted:
@@ -81,6 +108,12 @@ async def post_health(request: Request, session: SessionDep, response: Response,
     # a body the size of one check (MAX_BODY_BYTES_DEVICE_HEALTH) is parsed here, quickly; a larger array off the loop
     small = len(raw) <= get_settings().max_body_bytes_device_health
     readings, array = _readings(raw) if small else await run_in_threadpool(_readings, raw)
+    settings = get_settings()
+    if not array and idempotency_key is None and settings.devices_coalesce_ms > 0:
+        task_id = await _coalescer(settings).submit(Member(kwargs={"reading": readings[0]},
+                                                           params={"raspberry_id": str(readings[0].get("id"))}))
+        response.headers["Location"] = f"/tarefa/{task_id}"
+        return TaskAccepted(task_id=task_id, status_url=f"/tarefa/{task_id}", state=TaskState.QUEUED)
     if array:
         kwargs: dict[str, Any] = {"readings": readings}
         params: dict[str, Any] = {"devices": len(readings), "raspberry_id": str(readings[0].get("id"))}

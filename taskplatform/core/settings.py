@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskplatform.core.production import production_problems
 from taskplatform.core.settings_access import AccessSettings
+from taskplatform.core.settings_devices import DeviceSettings
 from taskplatform.core.settings_limits import LimitSettings
 
 _REFUSAL = "refusing to start in production: "
@@ -30,7 +31,7 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-class Settings(AccessSettings, LimitSettings, BaseSettings):
+class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     """Every setting of the platform, from the environment or `.env`.
 
     The seeds' variable names are accepted too: `RABBITMQ_HOST/PORT/USER/PASSWORD`,
@@ -106,10 +107,6 @@ class Settings(AccessSettings, LimitSettings, BaseSettings):
     embedded_valkey_port: int = 6390
     embedded_s3_port: int = 8333
 
-    #: A device silent for longer than this many seconds is reported as stale.
-    device_stale_after: int = 300
-    #: How many raw device messages `GET /devices/messages` keeps.
-    device_messages_kept: int = 200
     #: Raw-queue consumers: messages held unacknowledged at once (a device batch is half of it),
     #: and how often a partial device batch is flushed, in seconds.
     raw_prefetch: int = 1000

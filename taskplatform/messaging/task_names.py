@@ -28,5 +28,6 @@ class TaskName(StrEnum):
     TEXTGEN_GENERATE = "textgen.generate"
     SESSIONS_PERSIST = "sessions.persist"
     DEVICES_UPSERT = "devices.upsert"
+    DEVICES_UPSERT_MEMBERS = "devices.upsert_members"
     MAINTENANCE_PURGE_EXPIRED = "maintenance.purge_expired"
     MAINTENANCE_REDELIVER_LOST = "maintenance.redeliver_lost"

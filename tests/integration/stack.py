@@ -62,14 +62,15 @@ class Stack:
 
     # Processes ------------------------------------------------------------------------
     def start_worker(self, *, queues: tuple[str, ...] = TASK_QUEUES, concurrency: int = 2, process: str = "worker",
-                     args: tuple[str, ...] = (), **extra_env: str) -> None:
+                     args: tuple[str, ...] = (), wait: bool = True, **extra_env: str) -> None:
         """Start the stack's worker, or with `process` another one (node `<stack>-<process>@test`); `args` are
-        more `celery worker` options."""
+        more `celery worker` options. `wait=False` returns at once, before the worker answers a ping."""
         node = self.worker_name if process == "worker" else f"{self.name}-{process}@test"
         self.supervisor.start(process, worker_command(queues=queues, concurrency=concurrency, name=node,
                                                       extra=("--without-gossip", "--without-mingle", *args)),
                               env={**self.env, **extra_env}, cwd=ROOT, stop_timeout=30)
-        wait_until(lambda: self._worker_answers(node), timeout=60, interval=0.3, what=f"worker {node}")
+        if wait:
+            wait_until(lambda: self._worker_answers(node), timeout=60, interval=0.3, what=f"worker {node}")
 
     def _worker_answers(self, node: str) -> bool:
         return bool(self.producer.control.ping(destination=[node], timeout=0.5))
