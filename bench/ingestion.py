@@ -8,7 +8,8 @@ way is timed from the first message published until the last one is applied:
             seed:     the seed's loop: pika, auto-ack, one query and commit per message
   sessions  platform: the `raw_sessions` consumer bootstep (uploads in flight at once)
             seed:     Worker IO's loop: prefetch 1, one upload at a time, ack after it
-            ceiling:  PUTs straight to the object store, 1 and SESSIONS_IN_FLIGHT at a time (no broker)
+            ceiling:  PUTs straight to the object store, 1 and SESSIONS_IN_FLIGHT at a time (no broker); then
+                      the platform out of a full queue (no publisher, like the ceiling)
   broker    ceiling:  the device messages to a bare pika consumer acking 500 at a time (no work): the
             publisher's bound on every rate above
   devices   out of a full queue (the consumer comparison): the queue filled first, each consumer timed from
@@ -113,6 +114,27 @@ def _devices_full_queue(bench: Any, engine: Engine, args: argparse.Namespace) ->
     return bare_rate, seed_rate, platform_rate, cpu_us
 
 
+def _sessions_full_queue(bench: Any, args: argparse.Namespace) -> float:
+    """The platform's sessions consumer out of a full queue: like the store's ceiling, without a publisher."""
+    location = bench.location
+    asyncio.run(_delete_end(location))
+    rate, _ = drained(
+        lambda: bench.supervisor.start("worker", worker_command(queues=("sessions",), concurrency=1,
+                                                                name="bench-sessions@%h"), env=bench.env, cwd=ROOT,
+                                       stop_timeout=60),
+        lambda: not bench.supervisor.exited(), session_bodies(args.sessions), "raw_sessions", bench.broker_url,
+        lambda: _session_stored_now(location))
+    bench.supervisor.stop("worker")
+    return rate
+
+
+def _session_stored_now(location: S3Location) -> bool:
+    try:
+        return _session_stored(location)
+    except Exception:  # not there yet (404)
+        return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=50_000, help="device messages through the platform")
@@ -166,8 +188,11 @@ def main() -> int:
             ceiling = asyncio.run(put_ceiling(location, session_bodies(1000), in_flight))
             sessions = results["sessions"]
             print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with "
-                  f"{in_flight} in flight (the sessions ceiling); the platform reaches {sessions[0] / ceiling[1]:.0%} "
-                  f"of it with {in_flight} in flight", flush=True)
+                  f"{in_flight} in flight (the sessions ceiling, no publisher); the platform reaches "
+                  f"{sessions[0] / ceiling[1]:.0%} of it with {in_flight} in flight", flush=True)
+            sessions_drain = _sessions_full_queue(bench, args)
+            print(f"sessions out of a full queue (no publisher either): platform {sessions_drain:,.0f} sessions/s, "
+                  f"{sessions_drain / ceiling[1]:.0%} of the store's ceiling", flush=True)
         if "devices" in results:
             reset_queues(broker_url)
             finished = spawn.Event()
@@ -194,7 +219,8 @@ def main() -> int:
                   f"cpu_us_per_msg={cpu_us:.0f}")
         if "sessions" in results:
             print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store={ceiling[1]:.0f} "
-                  f"in_flight={in_flight} fraction={sessions[0] / ceiling[1]:.0%}")
+                  f"in_flight={in_flight} fraction={sessions[0] / ceiling[1]:.0%}; full_queue platform="
+                  f"{sessions_drain:.0f} fraction={sessions_drain / ceiling[1]:.0%}")
         return 0
 
 
