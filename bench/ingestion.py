@@ -8,9 +8,12 @@ way is timed from the first message published until the last one is applied:
             seed:     the seed's loop: pika, auto-ack, one query and commit per message
   sessions  platform: the `raw_sessions` consumer bootstep (uploads in flight at once)
             seed:     Worker IO's loop: prefetch 1, one upload at a time, ack after it
-            ceiling:  PUTs straight to the object store, 1 and SESSIONS_IN_FLIGHT at a time (no broker)
-  broker    ceiling:  the device messages to a bare pika consumer acking 500 at a time (no work); then the
-            platform's and the bare consumer's rates out of a full queue (publisher excluded)
+            ceiling:  PUTs straight to the object store, 1 and SESSIONS_IN_FLIGHT at a time (no broker); then
+                      the platform out of a full queue (no publisher, like the ceiling)
+  broker    ceiling:  the device messages to a bare pika consumer acking 500 at a time (no work): the
+            publisher's bound on every rate above
+  devices   out of a full queue (the consumer comparison): the queue filled first, each consumer timed from
+            the moment it attaches: the bare consumer, the seed's loop and the platform
 
 It deletes and recreates `rasp_data` and `raw_sessions`: point it at a broker for benchmarks.
 """
@@ -22,7 +25,6 @@ import asyncio
 import json
 import multiprocessing
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,12 +37,11 @@ sys.path.insert(0, str(ROOT))
 from bench.environment import bench_environment  # noqa: E402
 from bench.ingestion_loops import (  # noqa: E402
     bare_consumer,
-    consumer_count,
-    publish,
     reset_queues,
     seed_device_consumer,
     seed_session_consumer,
 )
+from bench.ingestion_timing import drained, process_cpu, put_ceiling, timed  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.core.settings import get_settings  # noqa: E402
@@ -79,40 +80,59 @@ def _session_stored(location: S3Location) -> bool:
     return asyncio.run(head())
 
 
-def timed(consumer: Any, bodies: list[bytes], queue: str, broker_url: str, done: Any) -> float:
-    """Messages per second from the first publish until `done()` holds; fails if the consumer dies."""
-    started = time.perf_counter()
-    publish(broker_url, queue, bodies)
-
-    def finished() -> bool:
-        if not consumer():
-            raise SystemExit(f"the {queue} consumer exited before the last message was applied")
-        try:
-            return bool(done())
-        except Exception:  # e.g. the last object is not there yet (404)
-            return False
-
-    while not finished():
-        time.sleep(0.05)
-    return len(bodies) / (time.perf_counter() - started)
+def _clear_devices(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM device_status"))
 
 
-def drained(start: Any, alive: Any, bodies: list[bytes], queue: str, broker_url: str, done: Any) -> float:
-    """Messages per second out of a full queue: published first, timed from the moment the consumer that
-    `start()` launches attaches until `done()` holds (the consumer's own capacity, the publisher's excluded)."""
-    reset_queues(broker_url)
-    publish(broker_url, queue, bodies)
-    start()
-    while not consumer_count(broker_url, queue):
-        if not alive():
-            raise SystemExit(f"the {queue} consumer exited before it attached")
-        time.sleep(0.01)
-    started = time.perf_counter()
-    while not done():
-        if not alive():
-            raise SystemExit(f"the {queue} consumer exited before the last message was applied")
-        time.sleep(0.02)
-    return len(bodies) / (time.perf_counter() - started)
+def _devices_full_queue(bench: Any, engine: Engine, args: argparse.Namespace) -> tuple[float, float, float, float]:
+    """The three device consumers out of a full queue (the publisher excluded): bare, seed, platform; and the
+    platform worker's CPU microseconds per message."""
+    spawn = multiprocessing.get_context("spawn")
+    broker_url = bench.broker_url
+    finished = spawn.Event()
+    bare = spawn.Process(target=bare_consumer, args=(broker_url, finished), daemon=True)
+    bare_rate, _ = drained(bare.start, bare.is_alive, device_bodies(args.devices), "rasp_data", broker_url,
+                        finished.is_set)
+    bare.terminate()
+    bare.join()
+    _clear_devices(engine)
+    seed = spawn.Process(target=seed_device_consumer, args=(broker_url, bench.database_url), daemon=True)
+    seed_rate, _ = drained(seed.start, seed.is_alive, device_bodies(args.seed_devices), "rasp_data", broker_url,
+                        lambda: _device_applied(engine))
+    seed.terminate()
+    seed.join()
+    _clear_devices(engine)
+    platform_rate, cpu_us = drained(
+        lambda: bench.supervisor.start("worker", worker_command(queues=("devices",), concurrency=1,
+                                                                name="bench-devices@%h"), env=bench.env, cwd=ROOT,
+                                       stop_timeout=60),
+        lambda: not bench.supervisor.exited(), device_bodies(args.devices), "rasp_data", broker_url,
+        lambda: _device_applied(engine), cpu=lambda: process_cpu(bench.supervisor.get("worker").popen.pid))
+    bench.supervisor.stop("worker")
+    assert cpu_us is not None
+    return bare_rate, seed_rate, platform_rate, cpu_us
+
+
+def _sessions_full_queue(bench: Any, args: argparse.Namespace) -> float:
+    """The platform's sessions consumer out of a full queue: like the store's ceiling, without a publisher."""
+    location = bench.location
+    asyncio.run(_delete_end(location))
+    rate, _ = drained(
+        lambda: bench.supervisor.start("worker", worker_command(queues=("sessions",), concurrency=1,
+                                                                name="bench-sessions@%h"), env=bench.env, cwd=ROOT,
+                                       stop_timeout=60),
+        lambda: not bench.supervisor.exited(), session_bodies(args.sessions), "raw_sessions", bench.broker_url,
+        lambda: _session_stored_now(location))
+    bench.supervisor.stop("worker")
+    return rate
+
+
+def _session_stored_now(location: S3Location) -> bool:
+    try:
+        return _session_stored(location)
+    except Exception:  # not there yet (404)
+        return False
 
 
 def main() -> int:
@@ -121,24 +141,26 @@ def main() -> int:
     parser.add_argument("--seed-devices", type=int, default=5_000)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--seed-sessions", type=int, default=1_000)
+    parser.add_argument("--sessions-in-flight", type=int, help="SESSIONS_IN_FLIGHT for the worker and the ceiling")
     parser.add_argument("--only", choices=("devices", "sessions"), help="measure one of the two (default: both)")
     args = parser.parse_args()
     spawn = multiprocessing.get_context("spawn")
     with bench_environment("ingestion", object_store=True, amqp_only=True) as bench:
-        broker_url, database_url, env, supervisor = bench.broker_url, bench.database_url, bench.env, bench.supervisor
+        broker_url, env, supervisor = bench.broker_url, bench.env, bench.supervisor
+        in_flight = args.sessions_in_flight or get_settings().sessions_in_flight
+        env["SESSIONS_IN_FLIGHT"] = str(in_flight)
         location = bench.location
         assert location is not None
-        engine = make_engine(database_url)
+        engine = make_engine(bench.database_url)
 
         results = {}
         parts = (args.only,) if args.only else ("devices", "sessions")
         for name in parts:
             reset_queues(broker_url)
-            with engine.begin() as connection:
-                connection.execute(text("DELETE FROM device_status"))
+            _clear_devices(engine)
             seed = spawn.Process(target=seed_device_consumer if name == "devices" else seed_session_consumer,
-                                 args=(broker_url, database_url) if name == "devices" else (broker_url, location),
-                                 daemon=True)
+                                 args=(broker_url, bench.database_url) if name == "devices"
+                                 else (broker_url, location), daemon=True)
             seed.start()
             seed_bodies = device_bodies(args.seed_devices) if name == "devices" else session_bodies(args.seed_sessions)
             queue = "rasp_data" if name == "devices" else "raw_sessions"
@@ -148,8 +170,7 @@ def main() -> int:
             seed.join()
 
             reset_queues(broker_url)
-            with engine.begin() as connection:
-                connection.execute(text("DELETE FROM device_status"))
+            _clear_devices(engine)
             if name == "sessions":
                 asyncio.run(_delete_end(location))
             supervisor.start("worker", worker_command(queues=(name,), concurrency=1, name=f"bench-{name}@%h"),
@@ -159,16 +180,19 @@ def main() -> int:
             supervisor.stop("worker")
             results[name] = (platform_rate, seed_rate, len(bodies), len(seed_bodies))
             unit = "msgs/s" if name == "devices" else "sessions/s"
-            print(f"{name:<9} platform {platform_rate:>9,.0f} {unit} ({len(bodies):,})   seed {seed_rate:>8,.0f} "
-                  f"{unit} ({len(seed_bodies):,})   {platform_rate / seed_rate:.1f}x", flush=True)
+            label = "from the first publish: " if name == "devices" else ""
+            print(f"{name:<9} {label}platform {platform_rate:>9,.0f} {unit} ({len(bodies):,})   seed "
+                  f"{seed_rate:>8,.0f} {unit} ({len(seed_bodies):,})   {platform_rate / seed_rate:.1f}x", flush=True)
         # The store's ceiling right after the platform's sessions: the machine's load drifts.
         if "sessions" in results:
-            in_flight = get_settings().sessions_in_flight
-            ceiling = asyncio.run(_put_ceiling(location, session_bodies(1000), in_flight))
+            ceiling = asyncio.run(put_ceiling(location, session_bodies(1000), in_flight))
             sessions = results["sessions"]
             print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with "
-                  f"{in_flight} in flight (the sessions ceiling); the platform reaches {sessions[0] / ceiling[1]:.0%} "
-                  "of it", flush=True)
+                  f"{in_flight} in flight (the sessions ceiling, no publisher); the platform reaches "
+                  f"{sessions[0] / ceiling[1]:.0%} of it with {in_flight} in flight", flush=True)
+            sessions_drain = _sessions_full_queue(bench, args)
+            print(f"sessions out of a full queue (no publisher either): platform {sessions_drain:,.0f} sessions/s, "
+                  f"{sessions_drain / ceiling[1]:.0%} of the store's ceiling", flush=True)
         if "devices" in results:
             reset_queues(broker_url)
             finished = spawn.Event()
@@ -178,51 +202,26 @@ def main() -> int:
             bare.terminate()
             bare.join()
             devices = results["devices"]
-            print(f"the broker alone: {broker_rate:,.0f} msgs/s to a bare pika consumer acking 500 at a time (the "
-                  f"devices ceiling); the platform reaches {devices[0] / broker_rate:.0%} of it", flush=True)
-            # The same two out of a full queue: the consumers' own capacity, without the publisher's limit.
-            finished = spawn.Event()
-            bare = spawn.Process(target=bare_consumer, args=(broker_url, finished), daemon=True)
-            broker_drain = drained(bare.start, bare.is_alive, device_bodies(args.devices), "rasp_data", broker_url,
-                                   finished.is_set)
-            bare.terminate()
-            bare.join()
-            with engine.begin() as connection:
-                connection.execute(text("DELETE FROM device_status"))
-            platform_drain = drained(
-                lambda: supervisor.start("worker", worker_command(queues=("devices",), concurrency=1,
-                                                                  name="bench-devices@%h"), env=env, cwd=ROOT,
-                                         stop_timeout=60),
-                lambda: not supervisor.exited(), device_bodies(args.devices), "rasp_data", broker_url,
-                lambda: _device_applied(engine))
-            supervisor.stop("worker")
-            print(f"out of a full queue: platform {platform_drain:,.0f} msgs/s, bare pika consumer {broker_drain:,.0f} "
-                  f"msgs/s ({platform_drain / broker_drain:.0%})", flush=True)
+            print(f"from the first publish, the broker alone: {broker_rate:,.0f} msgs/s to a bare pika consumer "
+                  f"acking 500 at a time (the publisher's bound); the platform reaches {devices[0] / broker_rate:.0%}"
+                  " of it", flush=True)
+            # The consumers compared: each out of a full queue, without the publisher's limit.
+            bare_drain, seed_drain, platform_drain, cpu_us = _devices_full_queue(bench, engine, args)
+            print(f"out of a full queue (the consumer comparison): platform {platform_drain:,.0f} msgs/s, seed "
+                  f"{seed_drain:,.0f} msgs/s ({platform_drain / seed_drain:.1f}x), bare pika consumer "
+                  f"{bare_drain:,.0f} msgs/s (the platform reaches {platform_drain / bare_drain:.0%} of it); "
+                  f"platform worker CPU {cpu_us:.0f} µs/msg", flush=True)
         engine.dispose()
         if "devices" in results:
-            print(f"devices: platform={devices[0]:.0f} seed={devices[1]:.0f} broker={broker_rate:.0f} "
-                  f"drain_platform={platform_drain:.0f} drain_broker={broker_drain:.0f}")
+            print(f"devices: first_publish platform={devices[0]:.0f} seed={devices[1]:.0f} broker={broker_rate:.0f}; "
+                  f"full_queue platform={platform_drain:.0f} seed={seed_drain:.0f} bare={bare_drain:.0f} "
+                  f"ratio={platform_drain / seed_drain:.1f}x bare_fraction={platform_drain / bare_drain:.0%} "
+                  f"cpu_us_per_msg={cpu_us:.0f}")
         if "sessions" in results:
-            print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store={ceiling[1]:.0f}")
+            print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store={ceiling[1]:.0f} "
+                  f"in_flight={in_flight} fraction={sessions[0] / ceiling[1]:.0%}; full_queue platform="
+                  f"{sessions_drain:.0f} fraction={sessions_drain / ceiling[1]:.0%}")
         return 0
-
-
-async def _put_ceiling(location: S3Location, bodies: list[bytes], in_flight: int) -> tuple[float, float]:
-    """PUTs per second straight to the store (no broker, no consumer): 1 and `in_flight` at a time (the
-    consumer's own number, SESSIONS_IN_FLIGHT)."""
-    rates = []
-    async with s3_client(location, connections=in_flight) as client:
-        for concurrency in (1, in_flight):
-            gate = asyncio.Semaphore(concurrency)
-
-            async def put(n: int, body: bytes, gate: asyncio.Semaphore = gate, prefix: int = concurrency) -> None:
-                async with gate:
-                    await client.put_object(Bucket=location.bucket, Key=f"ceiling/{prefix}/{n}.json", Body=body)
-
-            started = time.perf_counter()
-            await asyncio.gather(*(put(n, b) for n, b in enumerate(bodies)))
-            rates.append(len(bodies) / (time.perf_counter() - started))
-    return rates[0], rates[1]
 
 
 async def _delete_end(location: S3Location) -> None:

@@ -109,9 +109,18 @@ def seed_session_consumer(broker_url: str, location: S3Location) -> None:
     channel.start_consuming()
 
 
-def consumer_count(broker_url: str, queue: str) -> int:
+def _queue_state(broker_url: str, queue: str) -> Any:
     connection = _pika(broker_url)
     try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.consumer_count)
+        return connection.channel().queue_declare(queue, passive=True).method
     finally:
         connection.close()
+
+
+def consumer_count(broker_url: str, queue: str) -> int:
+    return int(_queue_state(broker_url, queue).consumer_count)
+
+
+def ready_count(broker_url: str, queue: str) -> int:
+    """Messages the broker holds ready in `queue` (all of them are in it once this equals what was published)."""
+    return int(_queue_state(broker_url, queue).message_count)

@@ -18,6 +18,7 @@ from taskplatform.core.errors import is_transient, permanent_on
 from taskplatform.core.object_store import put_bytes, s3_location
 from taskplatform.dead_letters.store import NewDeadLetter, settle_as_dead_letter
 from taskplatform.messaging.celery_app import app
+from taskplatform.messaging.ordered_acks import OrderedAcks
 from taskplatform.messaging.raw_consumer import RawQueueConsumer
 from taskplatform.messaging.raw_messages import InvalidMessage
 from taskplatform.messaging.task_names import TaskName
@@ -89,6 +90,7 @@ class RawSessionsConsumer(RawQueueConsumer):
         self.client: Any = None
         self.stack: AsyncExitStack | None = None
         self.uploads: asyncio.Semaphore | None = None
+        self.acks = OrderedAcks()
 
     def prefetch_count(self) -> int:
         # Twice the uploads: the next ones are in hand when an upload ends, not one acknowledgement (up to a
@@ -161,27 +163,31 @@ class RawSessionsConsumer(RawQueueConsumer):
             return
         assert self.loop is not None
         future = asyncio.run_coroutine_threadsafe(self._upload(parsed), self.loop)
+        self.acks.started(message)
         self.in_flight += 1
         future.add_done_callback(lambda f: self.done.put((message, f)))
 
     def drain(self, block: bool = False) -> None:
+        """Settle the finished uploads: the failed ones back to the queue, each on its own; the stored ones
+        acknowledged together where their order allows (`OrderedAcks`), after their uploads succeeded."""
+        stored: list[Message] = []
         while True:
             try:
-                message, future = self.done.get(timeout=0.1) if block else self.done.get_nowait()
+                message, future = self.done.get(timeout=0.1) if block and not stored else self.done.get_nowait()
             except queue.Empty:
-                return
+                break
             self.in_flight -= 1
+            self.acks.finished(message)
             error = future.exception()
+            if error is None:
+                stored.append(message)
+                continue
+            logger.error("session upload failed, back to the queue: %s", error)
             try:
-                if error is None:
-                    message.ack()
-                else:
-                    logger.error("session upload failed, back to the queue: %s", error)
-                    message.requeue()
+                message.requeue()
             except Exception:
-                logger.exception("could not settle a session message; the broker will redeliver it")
-            if block:
-                return
+                logger.exception("could not requeue a session message; the broker will redeliver it")
+        self.acks.ack(stored)
 
     def _dead_letter(self, message: Message, exc: InvalidMessage) -> None:
         settle_as_dead_letter(message, NewDeadLetter(

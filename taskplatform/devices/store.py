@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -78,8 +79,30 @@ class DeviceReading(BaseModel):
 COLUMNS = tuple(name for name in DeviceReading.model_fields if name != "id")
 
 
+#: What pydantic's JSON parser reads in a field of any type, and the platform refuses (json_object): NaN and Infinity,
+#: an escaped NUL, and a number that overflows to infinity (a 3-digit exponent, or 300 digits before the point).
+_REFUSED_LITERALS = (b"NaN", b"Infinity", b"\\u0000")
+_OVERFLOW = (re.compile(rb"[eE][+-]?[0-9]{3}"), re.compile(rb"[0-9]{300}"))  # two searches: 2x faster than one
+
+
+def _fast_path_safe(body: bytes) -> bool:
+    return len(body) <= get_settings().max_body_bytes_device_health \
+        and not any(literal in body for literal in _REFUSED_LITERALS) \
+        and not any(pattern.search(body) for pattern in _OVERFLOW)
+
+
 def parse_reading(body: bytes | str | dict[str, Any]) -> DeviceReading:
-    """Validate a body; InvalidMessage says why it can never be applied."""
+    """Validate a body; InvalidMessage says why it can never be applied.
+
+    A raw body is validated straight from its JSON text by pydantic (the consumer's hot path: no Python dict built
+    first) when its text cannot hold what pydantic's parser accepts and the platform refuses; a body that fails
+    there, or may hold such a value, goes through `json_object` and `model_validate`, which say why with the same
+    reason and field path as always."""
+    if isinstance(body, bytes) and _fast_path_safe(body):
+        try:
+            return DeviceReading.model_validate_json(body)
+        except ValidationError:
+            pass  # the full path below names the problem
     document = json_object(body, what="a health check", max_bytes=get_settings().max_body_bytes_device_health)
     try:
         return DeviceReading.model_validate(document)
@@ -131,8 +154,10 @@ def record_device_messages(*, session: Session, messages: Sequence[tuple[str | N
         return
     session.execute(insert(DeviceMessage.__table__), [
         {"raspberry_id": rid, "body": body[:20_000], "received_at": at} for rid, body, at in messages])
-    newest = session.scalar(select(func.max(DeviceMessage.id))) or 0
-    session.execute(delete(DeviceMessage.__table__).where(DeviceMessage.id <= newest - keep))
+    # One statement (the newest id read inside it): one round trip a batch instead of two.
+    table = DeviceMessage.__table__
+    newest = select(func.max(table.c.id)).scalar_subquery()
+    session.execute(delete(table).where(table.c.id <= newest - keep))
 
 
 def list_devices(*, session: Session, limit: int, offset: int, wifi_status: str | None,
