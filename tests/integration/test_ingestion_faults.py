@@ -54,6 +54,16 @@ def _first_batch_applied(stack: Stack, prefix: str) -> None:
     wait_until(lambda: bool(devices_with_prefix(stack, prefix)), timeout=60, interval=0.02, what="the first batch")
 
 
+def _backlog_then_first_batch(stack: Stack, prefix: str, readings: dict[str, float], marker: str) -> None:
+    """Publish with the worker stopped, then start it and return once its first batch is applied: the consumer
+    drains thousands of messages a second, as fast as they are published, so without a backlog a fault would
+    find nothing left to hit."""
+    stack.stop_worker()
+    _publish_with_invalid(stack, readings, marker, invalid=5)
+    stack.start_worker(wait=False)
+    _first_batch_applied(stack, prefix)
+
+
 def test_sigkill_mid_device_batches_loses_nothing(stack: Stack) -> None:
     """Breach caught: a message acknowledged before its batch is committed (or a batch dropped when its worker
     dies): the worker is SIGKILLed while batches are in flight, and every message published before the kill
@@ -64,8 +74,7 @@ def test_sigkill_mid_device_batches_loses_nothing(stack: Stack) -> None:
     require_amqp(stack)
     prefix, marker = f"kill-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
     readings = _distinct_readings(prefix, 20_000)
-    _publish_with_invalid(stack, readings, marker, invalid=5)
-    _first_batch_applied(stack, prefix)
+    _backlog_then_first_batch(stack, prefix, readings, marker)
     stack.kill_worker()
     _in_flight_when_hit(stack, prefix, len(readings))
     stack.start_worker()
@@ -78,8 +87,7 @@ def test_sigterm_mid_device_batches_finishes_or_returns_them(stack: Stack) -> No
     require_amqp(stack)
     prefix, marker = f"term-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
     readings = _distinct_readings(prefix, 20_000)
-    _publish_with_invalid(stack, readings, marker, invalid=5)
-    _first_batch_applied(stack, prefix)
+    _backlog_then_first_batch(stack, prefix, readings, marker)
     stack.stop_worker()  # SIGTERM: warm shutdown
     _in_flight_when_hit(stack, prefix, len(readings))
     stack.start_worker()
@@ -133,8 +141,7 @@ def test_a_broker_restart_loses_no_message(stack: Stack) -> None:
     require_amqp(stack)
     prefix, marker = f"restart-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:8]
     readings = _distinct_readings(prefix, 20_000)
-    _publish_with_invalid(stack, readings, marker, invalid=5)
-    _first_batch_applied(stack, prefix)
+    _backlog_then_first_batch(stack, prefix, readings, marker)
     _in_flight_when_hit(stack, prefix, len(readings))
     restart_rabbitmq_app()
     _every_message_accounted_for(stack, prefix, readings, marker, invalid=5)
