@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict
 
 from api.schemas.params import MAX_JSON_INT
@@ -61,13 +61,21 @@ def normalized_instants(items: Sequence[CheckinIn], *, local: tzinfo,
     return instants, errors
 
 
+#: Every character `str.strip` removes.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+NAME_PATTERN = f"^[^\\x00]*[^\\x00{WHITESPACE}][^\\x00]*$"
+
+
 class AlunoIn(BaseModel):
     """One student of `POST /alunos`."""
 
     aluno_id: AlunoId
-    # no NUL: PostgreSQL text refuses it (the upsert would be a 500)
-    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                           pattern=r"^[^\x00]*$")] | None = None
+    # Something besides whitespace, and no NUL (PostgreSQL text refuses it: the upsert would be a 500). Checked as
+    # given, then stripped: the document's constraints are the ones checked, in every regex dialect (the class
+    # names Python's whitespace characters, a superset of Unicode's White_Space).
+    nome: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NAME_PATTERN),
+                    AfterValidator(str.strip)] | None = None
 
 
 class AlunosUpserted(BaseModel):
