@@ -30,8 +30,9 @@ class Supervisor:
     """Starts commands in their own process groups and stops them in reverse order.
 
     Each child gets a session of its own, so a terminal's Ctrl-C reaches only the
-    launcher, which then stops the children in order (API first, servers last) and
-    kills whole process groups, so no pool process is left behind.
+    launcher, which then stops the children in order (API first, servers last): SIGTERM
+    to each leader, then SIGKILL to whatever is left of its process group, so no pool
+    process is left behind.
     """
 
     log_dir: Path | None = None
@@ -90,7 +91,9 @@ class Supervisor:
         if managed.popen.poll() is None:
             logger.info("stopping %s (pid %s)", managed.name, pid)
             try:
-                os.killpg(pid, signal.SIGTERM)
+                # The leader only, as an init system or `docker stop` signals it: a Celery worker's warm shutdown
+                # stops its own pool, whereas a pool child signalled while the pool starts crashes the worker.
+                os.kill(pid, signal.SIGTERM)
                 managed.popen.wait(timeout=managed.stop_timeout)
             except ProcessLookupError:
                 pass

@@ -72,6 +72,19 @@ class Stack:
         if wait:
             wait_until(lambda: self._worker_answers(node), timeout=60, interval=0.3, what=f"worker {node}")
 
+    def ensure_worker(self) -> bool:
+        """Start the stack's worker again if a test left it stopped or dead; True when it had to."""
+        try:
+            managed = self.supervisor.get("worker")
+        except StopIteration:
+            managed = None
+        if managed is not None and managed.popen.poll() is None:
+            return False
+        if managed is not None:
+            self.supervisor.stop("worker")  # forgets the dead one
+        self.start_worker()
+        return True
+
     def _worker_answers(self, node: str) -> bool:
         return bool(self.producer.control.ping(destination=[node], timeout=0.5))
 

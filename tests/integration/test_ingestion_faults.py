@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 
 import pytest
+from sqlalchemy import make_url
 
 from taskplatform.dev.processes import wait_until
 from tests.integration.conftest import Embedded
 from tests.integration.helpers import dead_letters_with, devices_with_prefix, queue_depth, wait_dead_letter
 from tests.integration.producers import publish_rasp_data, publish_raw_sessions, require_amqp
-from tests.integration.service_control import restart_rabbitmq_app, start_postgres, stop_postgres
+from tests.integration.service_control import restart_rabbitmq_app
 from tests.integration.stack import Stack
+from tests.integration.tcp_proxy import TcpProxy
 from tests.services import REGISTRY
 
 pytestmark = pytest.mark.slow
@@ -55,12 +58,15 @@ def _first_batch_applied(stack: Stack, prefix: str) -> None:
 
 
 def _backlog_then_first_batch(stack: Stack, prefix: str, readings: dict[str, float], marker: str) -> None:
-    """Publish with the worker stopped, then start it and return once its first batch is applied: the consumer
-    drains thousands of messages a second, as fast as they are published, so without a backlog a fault would
-    find nothing left to hit."""
-    stack.stop_worker()
-    _publish_with_invalid(stack, readings, marker, invalid=5)
-    stack.start_worker(wait=False)
+    """Publish while the running worker is frozen (SIGSTOP), let it go on and return once its first batch is
+    applied. The consumer drains thousands of messages a second, as fast as they are published, so without a
+    backlog a fault would find nothing left to hit; and the worker is already up, because one still starting
+    defers a SIGTERM until it is, draining the queue meanwhile."""
+    stack.supervisor.kill("worker", signal.SIGSTOP)
+    try:
+        _publish_with_invalid(stack, readings, marker, invalid=5)
+    finally:
+        stack.supervisor.kill("worker", signal.SIGCONT)
     _first_batch_applied(stack, prefix)
 
 
@@ -163,17 +169,28 @@ def _try_publish(stack: Stack, bodies: list[dict]) -> bool:
 
 
 def test_device_messages_wait_out_a_database_outage(stack: Stack) -> None:
+    """Breach caught: a batch acknowledged (or dead-lettered) while the database cannot be reached. The worker
+    reaches PostgreSQL through a link the test cuts, so the outage hits this worker only, not the machine's server
+    that the other test groups are using at the same time."""
     require_amqp(stack)
     prefix = f"dbdown-{uuid.uuid4().hex[:6]}"
     final = {f"{prefix}-{d}": 7e5 + d for d in range(30)}
-    stop_postgres()
-    try:
-        publish_rasp_data(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()])
-        log = stack.supervisor.log_dir / "worker.log"  # type: ignore[operator]
-        wait_until(lambda: "not applied; retrying" in log.read_text(errors="replace").split(prefix)[-1]
-                   or "not applied; retrying" in log.read_text(errors="replace")[-20_000:],
-                   timeout=60, what="the consumer to hold the batch")
-    finally:
-        start_postgres()
-    wait_until(lambda: devices_with_prefix(stack, prefix) == final, timeout=120, interval=0.5,
-               what="every reading after the database came back")
+    database = make_url(stack.env["DATABASE_URL"])
+    with TcpProxy(database.host or "127.0.0.1", database.port or 5432) as link:
+        through_link = database.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+        stack.stop_worker()
+        stack.start_worker(DATABASE_URL=through_link)
+        try:
+            link.cut()
+            publish_rasp_data(stack, [{"id": i, "cpu_percent": v} for i, v in final.items()])
+            log = stack.supervisor.log_dir / "worker.log"  # type: ignore[operator]
+            wait_until(lambda: "not applied; retrying" in log.read_text(errors="replace").split(prefix)[-1]
+                       or "not applied; retrying" in log.read_text(errors="replace")[-20_000:],
+                       timeout=60, what="the consumer to hold the batch")
+            assert devices_with_prefix(stack, prefix) == {}
+            link.restore()
+            wait_until(lambda: devices_with_prefix(stack, prefix) == final, timeout=120, interval=0.5,
+                       what="every reading after the database came back")
+        finally:
+            stack.stop_worker()
+            stack.start_worker()
