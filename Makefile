@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
+# make test runs the test groups (one per stack, else one per module) in this many processes (0: all in one process, as plain `pytest` does).
+TEST_WORKERS ?= 4
 
 .PHONY: install up test lint typecheck unit bench-checkins clean test-tools
 
@@ -37,7 +39,7 @@ test-tools:
 	./scripts/ensure-test-tools.sh
 
 test: lint typecheck test-tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -1,17 +1,64 @@
-"""Session-wide test options and the summary of skipped service groups."""
+"""Session-wide test options, the test groups `make test` runs in parallel, and the summary of skipped service
+groups."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
-from tests.services import REGISTRY
+from tests.services import REGISTRY, skipped_group
+
+#: Modules that use the machine's RabbitMQ outside a stack: they run in the RabbitMQ stack's group, because that
+#: group's broker-restart test stops the broker application for every vhost.
+RABBITMQ_GROUP = "rabbitmq-postgres"
+RABBITMQ_MODULES = {"tests/integration/test_rabbitmq_device_user.py"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--require-services", action="store_true", default=False,
                      help="fail the run if a service group (RabbitMQ, PostgreSQL) was skipped (CI sets this)")
+
+
+#: The stacks' parameter ids, as they appear in a test's id (`tests/integration/conftest.py` declares them).
+STACK_IDS = ("redis-sqlite", "redis-postgres", "rabbitmq-postgres")
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in under xdist: its stack's, else its module's."""
+    module, _, rest = nodeid.partition("::")
+    params = rest[rest.find("[") + 1:-1] if rest.endswith("]") else ""
+    for stack in STACK_IDS:
+        if params == stack or params.startswith(f"{stack}-") or params.endswith(f"-{stack}") or f"-{stack}-" in params:
+            return stack
+    return RABBITMQ_GROUP if module in RABBITMQ_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs `-n 4`: one group per stack, so each stack's servers and workers are started once, by
+    one test process, which runs its tests in order; any other test is grouped by its module. Largest groups
+    first, each to the next free process."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StackGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return StackGroups(config, log)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under xdist a skip is recorded in a worker; the run's summary (in the controller) reads it from the report."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        found = skipped_group(str(report.longrepr[2]))
+        if found is not None:
+            REGISTRY.skipped.setdefault(*found)
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def _required(config: pytest.Config) -> bool:
@@ -21,8 +68,13 @@ def _required(config: pytest.Config) -> bool:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
                             config: pytest.Config) -> None:
     if not REGISTRY.skipped:
-        probed = ", ".join(sorted(REGISTRY.reasons)) or "none"
-        terminalreporter.write_line(f"service groups probed and available: {probed}")
+        REGISTRY.probe_all()  # the controller of an xdist run probed nothing itself
+        available = ", ".join(sorted(g for g, reason in REGISTRY.reasons.items() if reason is None)) or "none"
+        terminalreporter.write_line(f"service groups available: {available}")
+        for group, reason in sorted(REGISTRY.reasons.items()):
+            if reason is not None:
+                terminalreporter.write_line(f"service group {group} unreachable (no test that ran needed it): "
+                                            f"{reason}")
         return
     terminalreporter.section("SKIPPED SERVICE GROUPS", sep="!", red=True, bold=True)
     for group, reason in sorted(REGISTRY.skipped.items()):
@@ -33,5 +85,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if REGISTRY.skipped and _required(session.config) and exitstatus == 0:
+    if REGISTRY.skipped and _required(session.config) and exitstatus == 0 and not _is_xdist_worker(session.config):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -31,8 +31,30 @@ class ServiceRegistry:
         """Skip the calling test, loudly, when the group's server is unreachable."""
         reason = self.probe(group)
         if reason is not None:
-            self.skipped[group] = reason
-            pytest.skip(f"service group {group!r} unavailable: {reason}")
+            self.skip(group, reason)
+
+    def skip(self, group: str, reason: str) -> None:
+        """Skip the calling test and record its group as skipped. Under pytest-xdist the record is made in a
+        worker process; the run's summary finds it again in the skip's message (`skipped_group`)."""
+        self.skipped[group] = reason
+        pytest.skip(f"{SKIP_PREFIX}{group}: {reason}")
+
+    def probe_all(self) -> None:
+        for group in _PROBES:
+            self.probe(group)
+
+
+#: How a skipped service group's tests say so; `skipped_group` reads it back.
+SKIP_PREFIX = "service group unavailable, "
+
+
+def skipped_group(message: str) -> tuple[str, str] | None:
+    """(group, reason) from a skip message written by `ServiceRegistry.skip`, else None."""
+    start = message.find(SKIP_PREFIX)
+    if start < 0:
+        return None
+    group, _, reason = message[start + len(SKIP_PREFIX):].partition(": ")
+    return group, reason
 
 
 def _probe_rabbitmq() -> str | None:

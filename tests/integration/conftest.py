@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -66,11 +68,26 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
 
 
 @pytest.fixture(scope="session")
-def textgen_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The tiny offline GPT-2, built once for the whole session (about 20 s)."""
-    from ml.textgen_build import build_tiny_model
+def textgen_model() -> str:
+    """The tiny offline GPT-2 (about 20 s of CPU to build), built once and kept between runs under a key of
+    everything that goes into it; test workers running in parallel wait for the one that builds it."""
+    import tempfile
 
-    return str(build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-gpt2"))
+    import torch
+    import transformers
+    from filelock import FileLock
+
+    from ml import textgen_build
+
+    ingredients = hashlib.sha256()
+    for part in (Path(textgen_build.__file__).read_bytes(), textgen_build.DEFAULT_CORPUS.read_bytes(),
+                 transformers.__version__.encode(), torch.__version__.encode()):
+        ingredients.update(part)
+    key = ingredients.hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"taskplatform-test-models-{os.getuid()}"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    with FileLock(cache / f"tiny-gpt2-{key}.lock"):
+        return str(textgen_build.build_tiny_model(cache / f"tiny-gpt2-{key}"))
 
 
 @contextmanager
@@ -108,3 +125,15 @@ def stack(request: pytest.FixtureRequest, embedded: Embedded, textgen_model: str
         finally:
             running.close()
 
+
+
+@pytest.fixture(autouse=True)
+def _stack_worker_restored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that stops or kills its stack's worker and fails before starting it again would leave every later
+    test of the stack without a worker (each then fails on its own timeout); the next test finds it running."""
+    yield
+    if "stack" in request.fixturenames:
+        stack: Stack = request.getfixturevalue("stack")
+        if stack.ensure_worker():
+            warnings.warn(f"{request.node.nodeid} left the {stack.name} worker stopped; started it again",
+                          stacklevel=1)
