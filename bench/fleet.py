@@ -1,9 +1,10 @@
 """A Raspberry Pi fleet over HTTP: `POST /devices/health` offered at a fixed rate, open loop, on the Redis broker.
 
 Starts an embedded Valkey as the broker, a scratch PostgreSQL database next to DATABASE_URL (created, migrated and
-dropped at the end), one API process (uvicorn, as `make up` runs it) and one worker on the `devices` queue
-(`-c 2`, the machine's cores). Then it offers --rate single health checks per second for --seconds, each the
-JSON a Pi sends, from --devices distinct device ids (2,000 Pis every 5 s is 400 requests/s).
+dropped at the end), the API (uvicorn: one process, as `make up` runs it; `--api-processes 2` as compose runs it)
+and one worker on the `devices` queue (`-c 2`, the machine's cores). Then it offers --rate single health checks
+per second for --seconds, each the JSON a Pi sends, from --devices distinct device ids (2,000 Pis every 5 s is
+400 requests/s).
 
 Open loop: request i is sent at start + i / rate whatever happened to the others (a free keep-alive connection
 is taken, or a new one opened), and its latency counts from that scheduled moment to the end of its answer; so
@@ -40,6 +41,9 @@ from taskplatform.dev.processes import Supervisor, api_command, wait_until, work
 
 #: Keep-alive connections the client may hold open at once (2,000 Pis would each hold one).
 CONNECTIONS = 512
+#: A connection idle longer than this is not reused: uvicorn closes one idle for 5 s (`--timeout-keep-alive`), and a
+#: request written as it closes is lost; HTTP clients' pools drop such connections the same way.
+MAX_IDLE_S = 4.0
 
 
 def reading(n: int, devices: int) -> bytes:
@@ -80,7 +84,7 @@ async def offer(url: str, headers: dict[str, str], rate: float, seconds: float, 
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     total = int(rate * seconds)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     latency: list[float] = []
     statuses: dict[int | str, int] = {}
     samples: list[tuple[float, int]] = []
@@ -99,14 +103,20 @@ async def offer(url: str, headers: dict[str, str], rate: float, seconds: float, 
         request = (f"POST /devices/health HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
                    f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
         try:
-            if idle:
-                reader, writer = idle.pop()
-            else:
+            connection = None
+            while idle and connection is None:
+                reader, writer, last_used = idle.pop()
+                if reader.at_eof() or time.perf_counter() - last_used > MAX_IDLE_S:
+                    writer.close()
+                else:
+                    connection = reader, writer
+            if connection is None:
                 opened += 1
-                reader, writer = await asyncio.open_connection(host, port)
+                connection = await asyncio.open_connection(host, port)
+            reader, writer = connection
             writer.write(request)
             status: int | str = await _answer(reader)
-            idle.append((reader, writer))
+            idle.append((reader, writer, time.perf_counter()))
         except (OSError, asyncio.IncompleteReadError, StopIteration) as exc:
             status = type(exc).__name__
         statuses[status] = statuses.get(status, 0) + 1
@@ -133,7 +143,7 @@ async def offer(url: str, headers: dict[str, str], rate: float, seconds: float, 
     await watcher
     await asyncio.wait(pending, timeout=60)
     drained = time.perf_counter() - start
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return {"latency": latency, "statuses": statuses, "samples": samples, "offered_for": offered_for,
             "drained": drained, "unanswered_at_end": unanswered_at_end, "end_backlog": end_backlog,
@@ -156,6 +166,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long they are offered")
     parser.add_argument("--devices", type=int, default=2000, help="distinct device ids")
     parser.add_argument("--concurrency", type=int, default=2, help="the worker's -c")
+    parser.add_argument("--api-processes", type=int, default=1,
+                        help="uvicorn processes of the API (WEB_CONCURRENCY; compose runs API_PROCESSES=2)")
     args = parser.parse_args()
     import redis
 
@@ -166,7 +178,8 @@ def main() -> int:
         with bench_environment("fleet", object_store=False) as bench:
             env = {**bench.env, "BROKER_URL": broker_url}
             port = free_port()
-            api = bench.supervisor.start("api", api_command(host="127.0.0.1", port=port), env=env, cwd=ROOT)
+            api = bench.supervisor.start("api", api_command(host="127.0.0.1", port=port), cwd=ROOT,
+                                         env={**env, "WEB_CONCURRENCY": str(args.api_processes)})
             worker = bench.supervisor.start("worker", worker_command(queues=["devices"], concurrency=args.concurrency,
                                                                      name="fleet@%h"), env=env, cwd=ROOT)
             url = f"http://127.0.0.1:{port}"
@@ -180,10 +193,10 @@ def main() -> int:
             probe.close()
             queue = redis.Redis.from_url(broker_url)
             done_before = finished_tasks(bench.database_url)
-            cpu = {"api": cpu_seconds(api.pid), "worker": tree_cpu(worker.pid), "client": time.process_time()}
+            cpu = {"api": tree_cpu(api.pid), "worker": tree_cpu(worker.pid), "client": time.process_time()}
             result = asyncio.run(offer(url, headers, args.rate, args.seconds, args.devices, lambda: backlog(queue)))
             done = finished_tasks(bench.database_url) - done_before
-            cpu = {"api": cpu_seconds(api.pid) - cpu["api"], "worker": tree_cpu(worker.pid) - cpu["worker"],
+            cpu = {"api": tree_cpu(api.pid) - cpu["api"], "worker": tree_cpu(worker.pid) - cpu["worker"],
                    "client": time.process_time() - cpu["client"]}
             queue.close()
     finally:
