@@ -126,7 +126,6 @@ def stack(request: pytest.FixtureRequest, embedded: Embedded, textgen_model: str
             running.close()
 
 
-
 @pytest.fixture(autouse=True)
 def _stack_worker_restored(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test that stops or kills its stack's worker and fails before starting it again would leave every later

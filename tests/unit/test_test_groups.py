@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import RABBITMQ_GROUP, group_of
+from tests.conftest import RABBITMQ_GROUP, STACK_IDS, group_of
+from tests.integration.conftest import STACKS
 from tests.services import ServiceRegistry, skipped_group
 
 
@@ -22,6 +23,12 @@ def test_a_stacks_tests_run_in_one_group_and_any_other_test_with_its_module(node
     """Breach caught: a stack's tests spread over several processes, each starting the stack (four RabbitMQ stacks
     deleting each other's queues on one vhost), or a RabbitMQ module outside the group that restarts the broker."""
     assert group_of(nodeid) == group
+
+
+def test_the_groups_know_every_stack() -> None:
+    """Breach caught: a stack added to the integration fixtures but not to the groups, whose tests would then be
+    spread over every process, each starting that stack."""
+    assert tuple(STACKS) == STACK_IDS
 
 
 def test_a_skipped_service_group_is_read_back_from_its_skip_message() -> None:
