@@ -112,12 +112,13 @@ def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, 
 
 
 def start_listening(supervisor: Supervisor, name: str, command: Callable[[], tuple[list[str], int]], *,
-                    env: Mapping[str, str] | None = None, stop_timeout: float, timeout: float, what: str) -> int:
+                    env: Mapping[str, str] | None = None, cwd: Path | None = None, stop_timeout: float,
+                    timeout: float, what: str) -> int:
     """Start `command()`'s argv and wait until its port answers; return the port. A server that exits first (a
     port it was given was taken meanwhile) is started again with a new `command()`, up to START_ATTEMPTS times."""
     for attempt in range(1, START_ATTEMPTS + 1):
         argv, port = command()
-        popen = supervisor.start(name, argv, env=env, stop_timeout=stop_timeout)
+        popen = supervisor.start(name, argv, env=env, cwd=cwd, stop_timeout=stop_timeout)
         wait_until(lambda: port_open(port) or popen.poll() is not None, timeout=timeout,  # noqa: B023
                    what=f"{what} on 127.0.0.1:{port}")
         if popen.poll() is None:

@@ -15,7 +15,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from taskplatform.core.db import make_engine
-from taskplatform.dev.embedded import free_port
+from taskplatform.dev.embedded import free_port, start_listening
 from taskplatform.dev.processes import Supervisor, api_command, wait_until, worker_command
 from taskplatform.messaging.queues import DEAD_LETTER_QUEUE, TASK_QUEUES, build_task_queues
 
@@ -95,9 +95,13 @@ class Stack:
         self.supervisor.stop(process)
 
     def start_api(self, *, name: str = "api", **extra_env: str) -> httpx.Client:
-        port = free_port()
-        self.supervisor.start(name, api_command(host="127.0.0.1", port=port), env={**self.env, **extra_env},
-                              cwd=ROOT)
+        def command() -> tuple[list[str], int]:
+            port = free_port()
+            return api_command(host="127.0.0.1", port=port), port
+
+        # Started again on another port if the chosen one was taken before uvicorn bound it (parallel test runs).
+        port = start_listening(self.supervisor, name, command, env={**self.env, **extra_env}, cwd=ROOT,
+                               stop_timeout=20, timeout=60, what=name)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         wait_until(lambda: client.get("/").status_code == 200, timeout=60, interval=0.2, what=f"{name} on {port}")
         return client
