@@ -30,7 +30,7 @@ def group_of(nodeid: str) -> str:
     module, _, rest = nodeid.partition("::")
     params = rest[rest.find("[") + 1:-1] if rest.endswith("]") else ""
     for stack in STACK_IDS:
-        if params == stack or params.startswith(f"{stack}-") or params.endswith(f"-{stack}") or f"-{stack}-" in params:
+        if f"-{stack}-" in f"-{params}-":  # one of the id's dash-joined parts
             return stack
     return RABBITMQ_GROUP if module in RABBITMQ_MODULES else module
 

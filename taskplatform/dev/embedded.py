@@ -57,16 +57,14 @@ def start_valkey(supervisor: Supervisor, *, data_dir: Path, port: int | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     password = password or secrets.token_urlsafe(24)
     config = write_private(data_dir / "valkey.conf", f"requirepass {password}\n")
-    fixed_port = port
-
     def command() -> tuple[list[str], int]:
-        chosen = fixed_port or free_port()
+        chosen = port or free_port()
         return [str(get_binary_path()), str(config.resolve()), "--bind", "127.0.0.1", "--port", str(chosen),
                 "--dir", str(data_dir.resolve()), "--appendonly", "yes", "--save", "", "--protected-mode",
                 "yes"], chosen
 
-    port = start_listening(supervisor, name, command, stop_timeout=10, timeout=15, what="Valkey")
-    return f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
+    bound = start_listening(supervisor, name, command, stop_timeout=10, timeout=15, what="Valkey")
+    return f"redis://:{quote(password, safe='')}@127.0.0.1:{bound}/0"
 
 
 @dataclass(frozen=True)
@@ -93,10 +91,8 @@ def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, 
     several ports; every one is chosen here so two instances never collide.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    fixed_port = s3_port
-
     def command() -> tuple[list[str], int]:
-        chosen = fixed_port or free_port()
+        chosen = s3_port or free_port()
         ports = {flag: free_port() for flag in ("master.port", "master.port.grpc", "volume.port",
                                                 "volume.port.grpc", "filer.port", "filer.port.grpc", "s3.port.grpc",
                                                 "admin.port", "admin.port.grpc", "webdav.port", "debug.port",
@@ -107,8 +103,8 @@ def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, 
 
     # Credentials are enforced only when given at start, and are not persisted.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
-    port = start_listening(supervisor, name, command, env=env, stop_timeout=15, timeout=60, what="weed mini S3")
-    return EmbeddedS3(f"http://127.0.0.1:{port}", access_key, secret_key)
+    bound = start_listening(supervisor, name, command, env=env, stop_timeout=15, timeout=60, what="weed mini S3")
+    return EmbeddedS3(f"http://127.0.0.1:{bound}", access_key, secret_key)
 
 
 def start_listening(supervisor: Supervisor, name: str, command: Callable[[], tuple[list[str], int]], *,
