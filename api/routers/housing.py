@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import IdempotencyKey, SessionDep, SettingsDep
 from api.enqueue import enqueue_or_503
@@ -76,7 +77,11 @@ async def _training_rows(request: Request, alvo: str | None, max_columns: int) -
     # Parsing megabytes takes long: in the thread pool, so the event loop keeps serving other requests.
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()  # bounded by the route's body limit (api/body_limit.py)
+        try:
+            form = await request.form()  # bounded by the route's body limit (api/body_limit.py)
+        except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart: a bad body, 422
+            raise HTTPException(status_code=422, detail=f"the body is not valid multipart/form-data: {exc.detail}"
+                                ) from None
         upload = form.get("arquivo") or form.get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(status_code=422, detail="send the CSV as the form field `arquivo` (or `file`)")
