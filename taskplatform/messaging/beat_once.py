@@ -84,7 +84,7 @@ class OnceScheduler(PersistentScheduler):  # type: ignore[misc]
         claim = self._claim(entry, fired_for, task_id) if fired_for is not None else None
         if claim is not None and not claim.won:
             logger.warning("Scheduler: %s (%s) for %s skipped: already fired by %s at %s (task %s); this beat: %s",
-                           entry.name, entry.task, fired_for, claim.fired_by, claim.claimed_at.isoformat(),
+                           entry.name, entry.task, fired_for.isoformat(), claim.fired_by, claim.claimed_at.isoformat(),
                            claim.task_id, self.beat)
             return
         logger.info("Scheduler: Sending due task %s (%s) for %s", entry.name, entry.task,
