@@ -80,15 +80,14 @@ class OnceScheduler(PersistentScheduler):  # type: ignore[misc]
         except UnsupportedSchedule:
             logger.exception("beat %s: no fire time for %s; sending it unguarded", self.beat, entry.name)
             fired_for = None
-        task_id = uuid()
+        task_id, when = uuid(), fired_for.isoformat() if fired_for else "-"
         claim = self._claim(entry, fired_for, task_id) if fired_for is not None else None
         if claim is not None and not claim.won:
             logger.warning("Scheduler: %s (%s) for %s skipped: already fired by %s at %s (task %s); this beat: %s",
-                           entry.name, entry.task, fired_for.isoformat(), claim.fired_by, claim.claimed_at.isoformat(),
-                           claim.task_id, self.beat)
+                           entry.name, entry.task, when, claim.fired_by, claim.claimed_at.isoformat(), claim.task_id,
+                           self.beat)
             return
-        logger.info("Scheduler: Sending due task %s (%s) for %s", entry.name, entry.task,
-                    fired_for.isoformat() if fired_for else "-")
+        logger.info("Scheduler: Sending due task %s (%s) for %s", entry.name, entry.task, when)
         try:
             result = self.apply_async(self._with_task_id(entry, task_id), producer=producer, advance=False)
         except Exception as exc:
