@@ -12,14 +12,17 @@ import pytest
 from celery import Celery
 from celery.beat import ScheduleEntry
 from celery.schedules import crontab, schedule
+from celery.utils.imports import symbol_by_name
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from celeryconfig import celery_settings
 from taskplatform.core.db import make_engine
 from taskplatform.messaging import beat_once
 from taskplatform.messaging.beat_once import OnceScheduler
 from taskplatform.messaging.fire_times import aligned_is_due, fire_time, interval_slot, latest_crontab_boundary
 from taskplatform.messaging.schedule_runs import ScheduleRun, claim_fire, list_schedule_runs
+from tests.unit.settings_env import settings
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NIGHTLY = crontab(hour=23, minute=55)
@@ -161,3 +164,10 @@ def test_a_beat_that_cannot_reach_the_database_sends_the_fire_unguarded(tmp_path
     beat.apply_entry(entry_for(beat.app))
     assert len(sent) == 1 and waits == list(beat_once.CLAIM_BACKOFF_S)
     assert "UNGUARDED" in caplog.text
+
+
+def test_every_beat_of_the_platform_uses_this_scheduler(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breach caught: `celery -A taskplatform beat` (make up, compose) running Celery's default scheduler, which
+    sends every fire of every beat."""
+    values = celery_settings(settings(monkeypatch, BROKER_URL="redis://127.0.0.1:6399/0"))
+    assert symbol_by_name(values["beat_scheduler"]) is OnceScheduler
