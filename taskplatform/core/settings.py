@@ -22,9 +22,12 @@ _REFUSAL = "refusing to start in production: "
 
 
 def redact_url(url: str | None) -> str | None:
-    """Return the URL with its password replaced by `***` (for logs and /status)."""
+    """Return the URL with its password replaced by `***` (for logs and /status); each URL of a `;`-separated
+    failover list (a broker cluster) is redacted."""
     if not url:
         return url
+    if ";" in url:
+        return ";".join(str(redact_url(part)) for part in url.split(";"))
     parts = urlsplit(url)
     if parts.password is None:
         return url
