@@ -77,7 +77,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": settings.task_soft_time_limit,
-        "worker_concurrency": settings.worker_concurrency,
+        # "auto" (Celery's sentinel, kept until after worker_init): the worker profile chooses.
+        "worker_concurrency": settings.worker_concurrency or "auto",
         "worker_max_tasks_per_child": 1000,
         "task_queues": queues.build_task_queues(settings.broker_kind),
         "task_routes": queues.task_routes(),

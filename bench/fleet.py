@@ -165,7 +165,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=400.0, help="requests offered per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long they are offered")
     parser.add_argument("--devices", type=int, default=2000, help="distinct device ids")
-    parser.add_argument("--concurrency", type=int, default=2, help="the worker's -c")
+    parser.add_argument("--concurrency", type=int, help="the worker's -c (default: its profile's)")
     parser.add_argument("--api-processes", type=int, default=1,
                         help="uvicorn processes of the API (WEB_CONCURRENCY; compose runs API_PROCESSES=2)")
     args = parser.parse_args()

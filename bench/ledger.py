@@ -1,8 +1,9 @@
 """What the ledger costs per task: no-op tasks end to end, tracked against untracked, on two stacks.
 
 Needs BROKER_URL (RabbitMQ) and DATABASE_URL (PostgreSQL); the Redis stack runs on an embedded Valkey. Each
-stack gets a scratch database (dropped at the end), one worker at `-c 2` on `checkins` and `devices` that also
-loads `bench/noop_tasks.py` (never loaded by production workers), and one API process. Then, in one run:
+stack gets a scratch database (dropped at the end), one worker on `checkins` and `devices` (as many processes as
+its profile chooses, as in production: `--concurrency` sets them) that also loads `bench/noop_tasks.py` (never
+loaded by production workers), and one API process. Then, in one run:
 
   tasks     rounds of N no-op tasks, tracked and plain alternating (the order swaps every round):
             tracked  `enqueue_tracked` as the API publishes (record, commit, publish), ledger on in the worker
@@ -136,8 +137,8 @@ def run_stack(args: argparse.Namespace) -> dict[str, Any]:
         kinds = {"tracked": tracked, "plain": plain}
         for publish_one in kinds.values():  # warm-up: the worker is up, connections and code paths are warm
             publish_round(publish_one, args.warmup, 1, counter)
-        print(f"{label}: {args.rounds} rounds of {args.tasks} no-op tasks each kind, worker -c {args.concurrency}, "
-              f"{args.producers} producer thread(s)", flush=True)
+        print(f"{label}: {args.rounds} rounds of {args.tasks} no-op tasks each kind, worker -c "
+              f"{args.concurrency or 'auto'}, {args.producers} producer thread(s)", flush=True)
         rates: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
         cpus: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for r in range(args.rounds):
@@ -190,7 +191,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=100, help="tasks of each kind before the clock starts")
     parser.add_argument("--producers", type=int, default=1, help="publishing threads")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, help="worker processes (default: the worker profile's, as in "
+                        "production: twice the CPUs for these short-task queues)")
     parser.add_argument("--requests", type=int, default=1000, help="POST /devices/health per client count")
     parser.add_argument("--clients", type=int, nargs="*", default=[16, 32], help="client counts (none: skip)")
     parser.add_argument("--worker-args", default="", help="extra `celery worker` arguments (a profile: -P threads)")

@@ -145,7 +145,12 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     celery_status_timeout_s: float = Field(default=1.0, gt=0)
     #: How long an enqueue waits for a free broker connection of the producer pool before answering 503.
     broker_pool_timeout_s: float = Field(default=3.0, gt=0)
-    worker_concurrency: int = 2
+    #: Processes of every worker (WORKER_CONCURRENCY); unset: the worker profile chooses
+    #: (taskplatform/messaging/worker_profiles.py). `-c` on the command line wins over both.
+    worker_concurrency: int | None = Field(default=None, ge=1)
+    #: Processes of a worker that consumes only short-task queues, when neither `-c` nor WORKER_CONCURRENCY is
+    #: given; unset: twice the CPUs the worker may use.
+    worker_short_concurrency: int | None = Field(default=None, ge=1)
     #: Messages reserved per worker process by a worker that consumes only short-task queues
     #: (taskplatform/messaging/worker_profiles.py); any other worker reserves one.
     worker_short_prefetch: int = Field(default=8, ge=1, le=1000)

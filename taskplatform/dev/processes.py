@@ -105,10 +105,13 @@ class Supervisor:
         managed.popen.wait()
 
 
-def worker_command(*, queues: Sequence[str], concurrency: int, name: str, extra: Sequence[str] = ()) -> list[str]:
-    """`celery -A taskplatform worker` for the given queues, with this Python."""
+def worker_command(*, queues: Sequence[str], concurrency: int | None, name: str,
+                   extra: Sequence[str] = ()) -> list[str]:
+    """`celery -A taskplatform worker` for the given queues, with this Python; `concurrency` None: as the
+    settings and the worker profile choose (taskplatform/messaging/worker_profiles.py)."""
+    processes = [] if concurrency is None else ["-c", str(concurrency)]
     return [sys.executable, "-m", "celery", "-A", "taskplatform", "worker", "-Q", ",".join(queues),
-            "-c", str(concurrency), "-n", name, "-l", "info", *extra]
+            *processes, "-n", name, "-l", "info", *extra]
 
 
 def api_command(*, host: str, port: int, app: str = "api.main:app") -> list[str]:

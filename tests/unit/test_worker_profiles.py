@@ -1,11 +1,22 @@
-"""Worker profiles: a worker reserves several messages per process only when every queue it consumes is short."""
+"""Worker profiles: a worker reserves several messages per process, and runs twice as many processes as CPUs,
+only when every queue it consumes is short."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
+from celery.utils.sysinfo import cpu_budget
 
 from taskplatform.messaging.queues import TASK_QUEUES
-from taskplatform.messaging.worker_profiles import SHORT_TASK_QUEUES, prefetch_multiplier
+from taskplatform.messaging.worker_profiles import SHORT_TASK_QUEUES, concurrency, prefetch_multiplier
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("queues", "expected"), [
@@ -23,3 +34,39 @@ def test_the_prefetch_follows_the_queues(queues: list[str], expected: int) -> No
 
 def test_every_short_queue_is_a_task_queue() -> None:
     assert set(TASK_QUEUES) > SHORT_TASK_QUEUES
+
+
+@pytest.mark.parametrize(("queues", "short", "expected"), [
+    (["checkins", "devices"], None, 4),  # twice the CPUs: short tasks wait on the database about half the time
+    (["devices"], 3, 3),
+    (["checkins", "reports"], None, 2),
+    ([], None, 2),
+])
+def test_the_processes_follow_the_queues(queues: list[str], short: int | None, expected: int) -> None:
+    assert concurrency(queues, short=short, cpus=2) == expected
+
+
+_WORKER = """
+import json, sys
+from taskplatform.messaging.celery_app import app
+worker = app.WorkController(**json.loads(sys.argv[1]))
+print(json.dumps([worker.concurrency, worker.prefetch_multiplier]))
+"""
+
+
+@pytest.mark.parametrize(("options", "env", "expected"), [
+    ({"queues": ["devices"]}, {}, [2 * cpu_budget(use_cgroup_quota=True).count, 8]),
+    ({"queues": ["devices"]}, {"WORKER_SHORT_CONCURRENCY": "3"}, [3, 8]),
+    ({"queues": ["devices", "reports"]}, {}, [2, 1]),
+    ({"queues": ["devices"]}, {"WORKER_CONCURRENCY": "1"}, [1, 8]),  # the setting wins over the profile
+    ({"queues": ["devices"], "concurrency": 5}, {"WORKER_CONCURRENCY": "1"}, [5, 8]),  # and -c over both
+])
+def test_a_worker_built_by_celery_takes_its_profile(options: dict[str, Any], env: dict[str, str],
+                                                    expected: list[int]) -> None:
+    """Celery's own WorkController (built, not started: it connects to nothing) with the platform's app: the
+    profile is applied where Celery reads it, before the pool is made."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WORKER_")}
+    done = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(options)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**clean, "BROKER_URL": "redis://127.0.0.1:1/0", **env})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
