@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from bench.ingestion_loops import (  # noqa: E402
     seed_device_consumer,
     seed_session_consumer,
 )
-from bench.ingestion_timing import drained, process_cpu, put_ceiling, timed  # noqa: E402
+from bench.ingestion_timing import drained, process_cpu, put_ceiling, put_ceiling_processes, timed  # noqa: E402
 from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.core.settings import get_settings  # noqa: E402
@@ -57,12 +58,42 @@ def device_bodies(count: int, devices: int = 1000) -> list[bytes]:
     return [*bodies, json.dumps({"id": END, "cpu_percent": 1.0}).encode()]
 
 
-def session_bodies(count: int) -> list[bytes]:
+def session_bodies(count: int, run: str = "user") -> list[bytes]:
+    """`count` sessions, the last one the END marker; the others' users are `{run}_{n}`, so the keys of one run
+    share the prefix `sessions/{run}_` (`_sessions_stored` counts them)."""
     events = [{"type": "click", "x": n, "y": n * 2, "t": n * 137} for n in range(40)]
-    bodies = [json.dumps({"user_id": f"user_{n % 200}", "session_uuid": str(uuid.uuid4()),
+    bodies = [json.dumps({"user_id": f"{run}_{n % 200}", "session_uuid": str(uuid.uuid4()),
                           "timestamp": "2024-01-01T12:00:00Z", "events": events, "metadata": {"ua": "bench"}}).encode()
               for n in range(count - 1)]
     return [*bodies, json.dumps({"user_id": "bench", "session_uuid": END, "events": []}).encode()]
+
+
+def _sessions_stored(location: S3Location, run: str, expected: int) -> bool:
+    """Every session of the run is in the store (its END marker first: cheap; then the run's keys counted). With
+    several consumers the END marker can be stored while another consumer still uploads its share."""
+    if not _session_stored_now(location):
+        return False
+
+    async def count() -> int:
+        async with s3_client(location) as client:
+            paginator = client.get_paginator("list_objects_v2")
+            found = 0
+            async for page in paginator.paginate(Bucket=location.bucket, Prefix=f"sessions/{run}_"):
+                found += len(page.get("Contents", []))
+            return found
+
+    return asyncio.run(count()) >= expected
+
+
+def _start_session_workers(bench: Any, count: int, in_flight: int) -> list[str]:
+    """`count` workers on `sessions`, `in_flight` uploads in flight between them (each its share)."""
+    names = [f"worker-sessions-{n}" for n in range(count)]
+    env = {**bench.env, "SESSIONS_IN_FLIGHT": str(max(1, in_flight // count))}
+    for n, name in enumerate(names):
+        bench.supervisor.start(name, worker_command(queues=("sessions",), concurrency=1,
+                                                    name=f"bench-sessions-{n}@%h"), env=env, cwd=ROOT,
+                               stop_timeout=60)
+    return names
 
 
 def _device_applied(engine: Engine) -> bool:
@@ -114,17 +145,18 @@ def _devices_full_queue(bench: Any, engine: Engine, args: argparse.Namespace) ->
     return bare_rate, seed_rate, platform_rate, cpu_us
 
 
-def _sessions_full_queue(bench: Any, args: argparse.Namespace) -> float:
-    """The platform's sessions consumer out of a full queue: like the store's ceiling, without a publisher."""
+def _sessions_full_queue(bench: Any, args: argparse.Namespace, in_flight: int) -> float:
+    """The platform's sessions consumers out of a full queue: like the store's ceiling, without a publisher."""
     location = bench.location
     asyncio.run(_delete_end(location))
+    run = f"full{uuid.uuid4().hex[:8]}"
+    names: list[str] = []
     rate, _ = drained(
-        lambda: bench.supervisor.start("worker", worker_command(queues=("sessions",), concurrency=1,
-                                                                name="bench-sessions@%h"), env=bench.env, cwd=ROOT,
-                                       stop_timeout=60),
-        lambda: not bench.supervisor.exited(), session_bodies(args.sessions), "raw_sessions", bench.broker_url,
-        lambda: _session_stored_now(location))
-    bench.supervisor.stop("worker")
+        lambda: names.extend(_start_session_workers(bench, args.sessions_workers, in_flight)),
+        lambda: not bench.supervisor.exited(), session_bodies(args.sessions, run), "raw_sessions", bench.broker_url,
+        lambda: _sessions_stored(location, run, args.sessions - 1))
+    for name in names:
+        bench.supervisor.stop(name)
     return rate
 
 
@@ -141,7 +173,10 @@ def main() -> int:
     parser.add_argument("--seed-devices", type=int, default=5_000)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--seed-sessions", type=int, default=1_000)
-    parser.add_argument("--sessions-in-flight", type=int, help="SESSIONS_IN_FLIGHT for the worker and the ceiling")
+    parser.add_argument("--sessions-in-flight", type=int,
+                        help="uploads in flight: SESSIONS_IN_FLIGHT shared by the sessions workers, and the ceiling's")
+    parser.add_argument("--sessions-workers", type=int, default=2,
+                        help="workers consuming raw_sessions (each holds its share of the uploads in flight)")
     parser.add_argument("--only", choices=("devices", "sessions"), help="measure one of the two (default: both)")
     args = parser.parse_args()
     spawn = multiprocessing.get_context("spawn")
@@ -173,11 +208,18 @@ def main() -> int:
             _clear_devices(engine)
             if name == "sessions":
                 asyncio.run(_delete_end(location))
-            supervisor.start("worker", worker_command(queues=(name,), concurrency=1, name=f"bench-{name}@%h"),
-                             env=env, cwd=ROOT, stop_timeout=60)
-            bodies = device_bodies(args.devices) if name == "devices" else session_bodies(args.sessions)
+                run = f"first{uuid.uuid4().hex[:8]}"
+                workers = _start_session_workers(bench, args.sessions_workers, in_flight)
+                bodies = session_bodies(args.sessions, run)
+                done = partial(_sessions_stored, location, run, args.sessions - 1)
+            else:
+                workers = ["worker"]
+                supervisor.start("worker", worker_command(queues=(name,), concurrency=1, name=f"bench-{name}@%h"),
+                                 env=env, cwd=ROOT, stop_timeout=60)
+                bodies = device_bodies(args.devices)
             platform_rate = timed(lambda: not supervisor.exited(), bodies, queue, broker_url, done)
-            supervisor.stop("worker")
+            for worker in workers:
+                supervisor.stop(worker)
             results[name] = (platform_rate, seed_rate, len(bodies), len(seed_bodies))
             unit = "msgs/s" if name == "devices" else "sessions/s"
             label = "from the first publish: " if name == "devices" else ""
@@ -185,12 +227,17 @@ def main() -> int:
                   f"{seed_rate:>8,.0f} {unit} ({len(seed_bodies):,})   {platform_rate / seed_rate:.1f}x", flush=True)
         # The store's ceiling right after the platform's sessions: the machine's load drifts.
         if "sessions" in results:
-            ceiling = asyncio.run(put_ceiling(location, session_bodies(1000), in_flight))
+            one = asyncio.run(put_ceiling(location, session_bodies(args.sessions), in_flight))
+            spread = (put_ceiling_processes(location, session_bodies(args.sessions), in_flight, args.sessions_workers)
+                      if args.sessions_workers > 1 else 0.0)
+            ceiling = (one[0], max(one[1], spread))
             sessions = results["sessions"]
-            print(f"the object store alone: {ceiling[0]:,.0f} PUT/s one at a time, {ceiling[1]:,.0f} PUT/s with "
-                  f"{in_flight} in flight (the sessions ceiling, no publisher); the platform reaches "
-                  f"{sessions[0] / ceiling[1]:.0%} of it with {in_flight} in flight", flush=True)
-            sessions_drain = _sessions_full_queue(bench, args)
+            print(f"the object store alone: {one[0]:,.0f} PUT/s one at a time; with {in_flight} in flight "
+                  f"{one[1]:,.0f} PUT/s from one process" +
+                  (f", {spread:,.0f} from {args.sessions_workers} processes" if spread else "") +
+                  f" (the sessions ceiling: the higher, no publisher); the platform ({args.sessions_workers} "
+                  f"worker(s)) reaches {sessions[0] / ceiling[1]:.0%} of it with {in_flight} in flight", flush=True)
+            sessions_drain = _sessions_full_queue(bench, args, in_flight)
             print(f"sessions out of a full queue (no publisher either): platform {sessions_drain:,.0f} sessions/s, "
                   f"{sessions_drain / ceiling[1]:.0%} of the store's ceiling", flush=True)
         if "devices" in results:
@@ -219,8 +266,8 @@ def main() -> int:
                   f"cpu_us_per_msg={cpu_us:.0f}")
         if "sessions" in results:
             print(f"sessions: platform={sessions[0]:.0f} seed={sessions[1]:.0f} store={ceiling[1]:.0f} "
-                  f"in_flight={in_flight} fraction={sessions[0] / ceiling[1]:.0%}; full_queue platform="
-                  f"{sessions_drain:.0f} fraction={sessions_drain / ceiling[1]:.0%}")
+                  f"in_flight={in_flight} workers={args.sessions_workers} fraction={sessions[0] / ceiling[1]:.0%}; "
+                  f"full_queue platform={sessions_drain:.0f} fraction={sessions_drain / ceiling[1]:.0%}")
         return 0
 
 
