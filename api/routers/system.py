@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import select
@@ -69,7 +69,12 @@ def root(request: Request) -> dict[str, Any]:
 
 @router.get("/status", responses={503: {"description": "something is down: the same answer, with its reason",
                                         "content": {"application/json": {"schema": {"type": "object"}}}}})
-async def status(settings: SettingsDep, request: Request, response: Response) -> dict[str, Any]:
+async def status(settings: SettingsDep, request: Request, response: Response,
+                 workers: Annotated[bool, Query(description=(
+                     "false: leave the workers out, as a readiness probe of the API should: the API accepts work "
+                     "while no worker runs (the queues keep it), and an API taken out of service because its "
+                     "workers were restarting could not even answer `/tarefa/{task_id}`"))] = True,
+                 ) -> dict[str, Any]:
     """Health of the broker, database, object store and workers, each with a reason when down.
 
     Without a credential (once auth is configured) only `{"ok": ...}`: the details name hosts and versions.
@@ -77,11 +82,12 @@ async def status(settings: SettingsDep, request: Request, response: Response) ->
     broker, database, inspection, object_store = await asyncio.gather(
         run_in_threadpool(check_broker, settings),
         run_in_threadpool(check_database, settings),
-        worker_inspections().get(),
+        worker_inspections().get() if workers else asyncio.sleep(0),
         check_object_store(settings),
     )
-    checks = {"broker": broker, "database": database, "object_store": object_store,
-              "workers": check_workers(inspection)}
+    checks = {"broker": broker, "database": database, "object_store": object_store}
+    if workers:
+        checks["workers"] = check_workers(inspection)
     healthy = all(check["ok"] for check in checks.values())
     if not healthy:
         response.status_code = 503

@@ -87,3 +87,22 @@ def test_an_enqueue_to_an_unreachable_broker_is_a_503_with_the_reason(stack: Sta
         assert api.get("/tarefas", params={"name": "reports.daily", "since": since}).json()["items"] == []
     finally:
         stack.supervisor.stop("api-no-broker")
+
+
+def test_status_without_workers_is_the_apis_readiness_while_no_worker_runs(stack: Stack) -> None:
+    """Breach caught: an API probe that depends on the workers (docker/k8s's readiness uses
+    `/status?workers=false`): with every worker stopped, `/status` says 503 naming the workers, and the API is
+    still ready to accept work, which waits in its queue until a worker is back."""
+    stack.stop_worker()
+    try:
+        def workers_missing() -> bool:  # the inspection cache may still hold the running worker for a few seconds
+            return stack.api.get("/status", timeout=HANG).status_code == 503
+
+        wait_until(workers_missing, timeout=30, interval=0.5, what="/status to miss the stopped worker")
+        full = stack.api.get("/status", timeout=HANG).json()
+        assert full["workers"]["ok"] is False and full["broker"]["ok"] and full["database"]["ok"], full
+        ready = stack.api.get("/status", params={"workers": "false"}, timeout=HANG)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["ok"] is True and "workers" not in ready.json()
+    finally:
+        stack.start_worker()

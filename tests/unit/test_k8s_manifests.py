@@ -292,6 +292,15 @@ def test_the_render_has_what_the_checks_look_at() -> None:
     assert {raw.name for raw in raw_queue_list()} >= {"rasp_data", "raw_sessions"}
 
 
+def test_the_api_is_ready_without_its_workers() -> None:
+    """Readiness on `/status?workers=false`: an API whose workers are restarting still accepts work (the queues keep
+    it) and still answers `/tarefa/{task_id}`; liveness depends on nothing (a database outage restarts no API)."""
+    [api] = [w for w in of_kind(render(), "Deployment") if w["metadata"]["name"].endswith("-api")]
+    [container] = containers(api)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/status?workers=false"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/"
+
+
 def test_predictions_never_share_a_worker_with_training() -> None:
     for name, queues in workers(render()).items():
         assert not {"training", "predictions"} <= queues, name
