@@ -8,6 +8,9 @@ the broker could have given it to an idle worker. Every message is still acknowl
 a worker that dies hands all its reserved messages back.
 `--prefetch-multiplier` with a value other than the setting's (1) on the command line wins.
 
+A short-task worker's processes are also replaced after SHORT_MAX_TASKS_PER_CHILD tasks instead of 1000
+(`--max-tasks-per-child` on the command line, with another value, wins).
+
 Processes: a short-task worker runs `worker_short_concurrency` processes, by default twice its CPUs. Its tasks
 spend about as long waiting on the database (the ledger's read and write, each a round trip, the write waiting for
 its commit) as computing, so one process per CPU leaves the CPUs half idle: on two cores, the ledger benchmark's
@@ -33,6 +36,10 @@ SHORT_TASK_QUEUES = frozenset({"checkins", "devices", "sessions", "predictions"}
 
 #: Processes of a worker that consumes any long-task queue, unless told otherwise.
 LONG_CONCURRENCY = 2
+#: Tasks a short-task worker's process runs before it is replaced (any other worker: `worker_max_tasks_per_child`,
+#: 1000). A thousand tasks of milliseconds is a few seconds of work: each replacement costs a fork and new
+#: database and broker connections, and the ledger benchmark's rounds varied 2x with when a process was replaced.
+SHORT_MAX_TASKS_PER_CHILD = 100_000
 
 
 def short_only(queues: Iterable[str]) -> bool:
@@ -70,6 +77,8 @@ def _apply_profile(sender: Any = None, **_: Any) -> None:
                                          cpus=cpu_budget(use_cgroup_quota=True).count)
     if sender.prefetch_multiplier == sender.app.conf.worker_prefetch_multiplier:
         sender.prefetch_multiplier = prefetch_multiplier(selected, short=settings.worker_short_prefetch)
+    if short_only(selected) and sender.max_tasks_per_child == sender.app.conf.worker_max_tasks_per_child:
+        sender.max_tasks_per_child = SHORT_MAX_TASKS_PER_CHILD
 
 
 signals.worker_init.connect(_apply_profile)
