@@ -41,12 +41,12 @@ def state_of(connection: Connection[Any], task_id: str) -> str | None:
 
 def finish_short(connection: Connection[Any], *, task_id: str, name: str, queue: str | None, now: datetime,
                  started_at: datetime, runtime_s: float | None, result: Any,
-                 started_detail: dict[str, Any] | None) -> bool:
+                 started_detail: dict[str, Any] | None) -> str | None:
     """`short_path.finish_short` in one prepared statement (autocommit: the statement is its transaction)."""
     row = connection.execute(_FINISH_SQL, {
         "id": task_id, "name": name, "queue": queue, "now": now, "started_at": started_at, "runtime_s": runtime_s,
         "result": Jsonb(result), "started_detail": _json(started_detail)}).fetchone()
-    return row is not None
+    return None if row is None or row[1] else str(row[0])
 
 
 def create_queued(connection: Connection[Any], *, values: dict[str, Any]) -> bool:

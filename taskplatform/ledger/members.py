@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 from taskplatform.ledger.records import CANCEL_STATES, TaskState
 
-_HELD = sorted(CANCEL_STATES)
+_HELD = sorted(CANCEL_STATES | {TaskState.SUCCESS})
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ WITH done AS (
         started_at = excluded.started_at, finished_at = excluded.finished_at, runtime_s = excluded.runtime_s,
         progress = 100, result = excluded.result, error_type = NULL, error_message = NULL, traceback = NULL,
         message = NULL
-    WHERE task_records.state NOT IN ('CANCELED', 'CANCELING')
+    WHERE task_records.state NOT IN ('CANCELED', 'CANCELING', 'SUCCESS')
     RETURNING id
 ), events AS (
     INSERT INTO task_events (task_id, state, at, detail)
@@ -112,8 +112,9 @@ def delete_members(*, session: Session, task_ids: list[str]) -> None:
 def finish_members(*, session: Session, name: str, queue: str | None, results: dict[str, Any], started_at: datetime,
                    now: datetime, runtime_s: float | None, detail: dict[str, Any] | None) -> set[str]:
     """Move every member of `results` (id to result) that is not cancelled to SUCCESS (attempts + 1, STARTED and
-    SUCCESS events), in the caller's transaction. Returns the ids finished: the others were cancelled, and their
-    effect must not be applied. Call it before applying the effect: the rows it updates stay locked until commit,
+    SUCCESS events), in the caller's transaction. Returns the ids finished: the others were cancelled, or already
+    SUCCESS (a carrier delivered again: their effect committed with that SUCCESS), and their effect must not be
+    applied. Call it before applying the effect: the rows it updates stay locked until commit,
     so a cancel cannot slip in between."""
     if not results:
         return set()
@@ -126,7 +127,7 @@ def finish_members(*, session: Session, name: str, queue: str | None, results: d
     table = TaskRecord.__table__
     found = session.execute(select(table.c.id, table.c.state).where(table.c.id.in_(list(results))))
     known = {str(task_id): str(state) for task_id, state in found}
-    live = {task_id for task_id in results if known.get(task_id) not in CANCEL_STATES}
+    live = {task_id for task_id in results if known.get(task_id) not in _HELD}
     lost = [task_id for task_id in live if task_id not in known]
     if lost:
         session.execute(insert(table), [{"id": task_id, "name": name, "queue": queue, "state": TaskState.QUEUED,
@@ -147,8 +148,8 @@ def finish_members(*, session: Session, name: str, queue: str | None, results: d
 
 def fail_members(*, session: Session, errors: dict[str, tuple[str, str]], started_at: datetime, now: datetime,
                  detail: dict[str, Any] | None) -> set[str]:
-    """Move the members of `errors` (id to error type and message) that are not cancelled to FAILURE, with STARTED
-    and FAILURE events: their effect was refused for good. Returns the ids failed."""
+    """Move the members of `errors` (id to error type and message) that are not cancelled (nor already SUCCESS) to
+    FAILURE, with STARTED and FAILURE events: their effect was refused for good. Returns the ids failed."""
     table = TaskRecord.__table__
     failed: set[str] = set()
     for task_id, (error_type, message) in errors.items():

@@ -39,7 +39,8 @@ ON CONFLICT (id) DO UPDATE SET
     started_at = excluded.started_at, finished_at = excluded.finished_at, runtime_s = excluded.runtime_s,
     progress = 100, result = excluded.result, error_type = NULL, error_message = NULL, traceback = NULL,
     message = NULL
-WHERE task_records.state <> 'CANCELED' OR task_records.canceled_at >= excluded.started_at
+WHERE (task_records.state <> 'CANCELED' OR task_records.canceled_at >= excluded.started_at)
+    AND task_records.state <> 'SUCCESS'
 RETURNING state
 """
 
@@ -49,13 +50,16 @@ WITH record AS ({FINISH_RECORD}), events AS (
     SELECT :id, 'STARTED', :started_at, :started_detail FROM record
     UNION ALL SELECT :id, 'SUCCESS', :now, NULL FROM record
 )
-SELECT state FROM record
+SELECT state, true AS written FROM record
+UNION ALL SELECT state, false FROM task_records WHERE id = :id AND NOT EXISTS (SELECT FROM record)
 """
 
 
 @cache
 def finish_statement() -> TextClause:
-    """A short task's SUCCESS with its STARTED and SUCCESS events; no row when the record stays CANCELED."""
+    """A short task's SUCCESS with its STARTED and SUCCESS events: (SUCCESS, true) when written, else the state that
+    held (CANCELED, or SUCCESS from an earlier run), false. The fallback reads the statement's snapshot: the state
+    before it."""
     return text(FINISH).bindparams(bindparam("result", type_=JSON().with_variant(JSONB(), "postgresql")),
                                     bindparam("started_detail", type_=_NULLABLE_JSON),
                                     bindparam("now", type_=UTCDateTime()), bindparam("started_at", type_=UTCDateTime()))

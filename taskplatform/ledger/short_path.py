@@ -7,6 +7,10 @@ path) and SUCCESS, in one transaction, committed before the worker acknowledges 
 before that commit leaves the message unacknowledged: it is redelivered, the task runs again (every task is
 idempotent), and the same write lands then. The record goes from QUEUED straight to SUCCESS.
 
+A message delivered again after its SUCCESS was committed (its acknowledgement lost with a broker node, or its
+worker's host cut off while another host ran it) runs again and writes nothing: the first run's result and history
+stand, as on the long path (`records.record_transition`).
+
 A cancel that reaches such a task after its read and before its write finds the record QUEUED and makes it
 CANCELED, though the body is already running: the SUCCESS that follows replaces it (`canceled_at` is kept), since
 the effect happened. A cancel made before the task started keeps the record CANCELED, and no event is appended.
@@ -46,19 +50,21 @@ def state_of(*, session: Session, task_id: str) -> str | None:
 
 
 def finish_short(*, session: Session, task_id: str, name: str, queue: str | None, started_at: datetime,
-                 runtime_s: float | None, result: Any, started_detail: dict[str, Any] | None) -> bool:
-    """Write a short task's SUCCESS and its STARTED and SUCCESS events; False if the record stays CANCELED."""
+                 runtime_s: float | None, result: Any, started_detail: dict[str, Any] | None) -> str | None:
+    """Write a short task's SUCCESS and its STARTED and SUCCESS events. None when written; else the state that held
+    the record: CANCELED, or SUCCESS (an earlier run of the same message finished first: its result stands)."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(finish_statement(), {
+        row = session.execute(finish_statement(), {
             "id": task_id, "name": name, "queue": queue, "now": now, "started_at": started_at,
-            "runtime_s": runtime_s, "result": result, "started_detail": started_detail}).first() is not None
+            "runtime_s": runtime_s, "result": result, "started_detail": started_detail}).first()
+        return None if row is None or row[1] else str(row[0])
     written = session.execute(_finish_statement(), {
         "id": task_id, "name": name, "queue": queue, "now": now, "started_at": started_at, "runtime_s": runtime_s,
         "result": result}).first()
     if written is None:
-        return False
+        return state_of(session=session, task_id=task_id)
     session.execute(_events_statement(), [
         {"task_id": task_id, "state": TaskState.STARTED.value, "at": started_at, "detail": started_detail},
         {"task_id": task_id, "state": TaskState.SUCCESS.value, "at": now, "detail": None}])
-    return True
+    return None

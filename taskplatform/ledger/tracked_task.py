@@ -204,16 +204,19 @@ class TrackedTask(Task):  # type: ignore[misc]
     def _finish_short(self, task_id: str, retval: Any, started_at: datetime) -> None:
         runtime, queue, detail = self._runtime(), self._queue(), self._started_detail()
         if single_statement_capable():
-            written = run_on_driver(lambda connection: driver_path.finish_short(
+            held = run_on_driver(lambda connection: driver_path.finish_short(
                 connection, task_id=task_id, name=self.name, queue=queue, now=utcnow(), started_at=started_at,
                 runtime_s=runtime, result=retval, started_detail=detail))
         else:
-            written = run_single_statement(lambda session: finish_short(
+            held = run_single_statement(lambda session: finish_short(
                 session=session, task_id=task_id, name=self.name, queue=queue, started_at=started_at,
                 runtime_s=runtime, result=retval, started_detail=detail))
-        if not written:
-            logger.warning("task %s id=%s ran, but its record was cancelled before it started: it stays CANCELED",
-                           self.name, task_id)
+        if held == TaskState.SUCCESS:
+            logger.info("task %s id=%s ran again (a message delivered twice): its first SUCCESS stands",
+                        self.name, task_id)
+        elif held is not None:
+            logger.warning("task %s id=%s ran, but its record was cancelled before it started: it stays %s",
+                           self.name, task_id, held)
 
     def _dead_letter(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A task that exhausted its retries is kept, with its arguments, for replay."""

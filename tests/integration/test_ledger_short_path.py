@@ -26,10 +26,11 @@ def _queued(stack: Stack) -> str:
     return task_id
 
 
-def _finish(stack: Stack, task_id: str, started_at: object) -> bool:
+def _finish(stack: Stack, task_id: str, started_at: object, result: object = None) -> str | None:
+    """None when written, else the state that held the record."""
     with Session(stack.engine) as session, session.begin():
         return finish_short(session=session, task_id=task_id, name=NAME, queue="devices", started_at=started_at,
-                            runtime_s=0.002, result={"raspberry_id": "pi-1"}, started_detail={"retries": 0})
+                            runtime_s=0.002, result=result or {"raspberry_id": "pi-1"}, started_detail={"retries": 0})
 
 
 def _states(stack: Stack, task_id: str) -> list[str]:
@@ -43,7 +44,7 @@ def test_a_short_task_goes_from_queued_to_success_with_its_started_event(stack: 
         assert state_of(session=session, task_id=task_id) == TaskState.QUEUED
         assert state_of(session=session, task_id=str(uuid.uuid4())) is None
     started = utcnow()
-    assert _finish(stack, task_id, started)
+    assert _finish(stack, task_id, started) is None
     with Session(stack.engine) as session:
         record = get_task_record(session=session, task_id=task_id)
         assert record is not None and record.message is None  # no redelivery copy once it ran
@@ -51,17 +52,20 @@ def test_a_short_task_goes_from_queued_to_success_with_its_started_event(stack: 
                                                                                   {"raspberry_id": "pi-1"})
         assert record.started_at == started and record.finished_at is not None and record.finished_at >= started
     assert _states(stack, task_id) == ["QUEUED", "STARTED", "SUCCESS"]
-    # A redelivery runs it again: the same write counts a second attempt and appends its events.
-    assert _finish(stack, task_id, utcnow())
+    # A message delivered again after its SUCCESS (its ack lost with a broker node, its worker's host cut off) runs
+    # again and writes nothing: the first run's result and history stand.
+    assert _finish(stack, task_id, utcnow(), result={"raspberry_id": "late"}) == TaskState.SUCCESS
     with Session(stack.engine) as session:
         record = get_task_record(session=session, task_id=task_id)
-        assert record is not None and (record.state, record.attempts) == ("SUCCESS", 2)
-    assert _states(stack, task_id) == ["QUEUED", "STARTED", "SUCCESS", "STARTED", "SUCCESS"]
+        assert record is not None and (record.state, record.attempts, record.result) == (
+            "SUCCESS", 1, {"raspberry_id": "pi-1"})
+        assert record.started_at == started
+    assert _states(stack, task_id) == ["QUEUED", "STARTED", "SUCCESS"]
 
 
 def test_a_task_sent_outside_the_api_gets_its_record_from_the_short_write(stack: Stack) -> None:
     task_id = f"external-{uuid.uuid4()}"
-    assert _finish(stack, task_id, utcnow())
+    assert _finish(stack, task_id, utcnow()) is None
     with Session(stack.engine) as session:
         record = get_task_record(session=session, task_id=task_id)
         assert record is not None and (record.name, record.queue, record.state) == (NAME, "devices", "SUCCESS")
@@ -75,8 +79,8 @@ def test_a_cancel_before_the_start_holds_and_one_after_it_is_overtaken_by_the_ef
         for task_id, at in ((before, started - timedelta(seconds=1)), (after, started + timedelta(milliseconds=1))):
             session.execute(update(TaskRecord).where(TaskRecord.id == task_id)
                             .values(state=TaskState.CANCELED, canceled_at=at, canceled_by="test"))
-    assert not _finish(stack, before, started)
-    assert _finish(stack, after, started)
+    assert _finish(stack, before, started) == TaskState.CANCELED
+    assert _finish(stack, after, started) is None
     with Session(stack.engine) as session:
         held, overtaken = (get_task_record(session=session, task_id=i) for i in (before, after))
         assert held is not None and held.state == "CANCELED" and held.result is None
