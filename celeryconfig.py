@@ -33,7 +33,10 @@ TASK_MODULES = (
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_kind == "amqp":
-        return {"broker_transport_options": {"confirm_publish": True}}
+        # The heartbeat is the worker's (Celery's clients send none): how soon the broker notices a cut-off worker
+        # host and hands its unacknowledged messages to the others.
+        return {"broker_transport_options": {"confirm_publish": True},
+                "broker_heartbeat": settings.broker_heartbeat}
     if settings.broker_kind == "redis":
         # A message whose worker died comes back after the visibility timeout, at the next
         # sweep; throttle 1 makes the sweep period exactly the configured interval. Workers take
