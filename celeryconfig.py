@@ -82,6 +82,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": settings.task_soft_time_limit,
         "worker_concurrency": settings.worker_concurrency,
         "worker_max_tasks_per_child": 1000,
+        # Celery's consumer, but native delayed delivery is set up through one node of a cluster, not each in turn
+        # (a dead node held every task back for 17 s after a failover: taskplatform/messaging/delayed_delivery.py).
+        "worker_consumer": "taskplatform.messaging.delayed_delivery:Consumer",
         "task_queues": queues.build_task_queues(settings.broker_kind),
         "task_routes": queues.task_routes(),
         "task_default_queue": "checkins",
