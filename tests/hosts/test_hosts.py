@@ -1,0 +1,104 @@
+"""Faults across hosts (issue 13): each with a stream of check-in batches running, then every check-in stored
+exactly once, every task final in the ledger, and the report line with its figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import text
+
+from taskplatform.dev.processes import wait_until
+from tests.hosts.conftest import REPORT
+from tests.hosts.faults import Fault, run_fault, when_work_in_progress
+from tests.hosts.hosts import RABBIT_HOSTS, Hosts
+from tests.hosts.load import CheckinStream, register_students
+from tests.hosts.verdict import judge, wait_all_final
+
+
+def test_hosts_are_built_and_one_batch_is_stored_once(hosts: Hosts) -> None:
+    """The smoke test: the cluster has its three nodes and replicates the task queues on all three, and one batch
+    sent through the API host is stored once by a worker host."""
+    assert sorted(hosts.rabbit.running_nodes()) == sorted(f"rabbit@{a}" for a in RABBIT_HOSTS.values())
+    assert len(hosts.rabbit.queue_members("checkins")) == 3
+    stream = CheckinStream(str(hosts.api.base_url), register_students(hosts.api, 100_000, 100), "smoke",
+                           batch_size=1_000)
+    with httpx.Client(base_url=str(hosts.api.base_url), timeout=10) as client:
+        stream.send_batch(client, 0)
+    wait_all_final(hosts.db, stream.task_ids(), timeout=60)
+    verdict = judge(hosts.db, stream)
+    assert (verdict.sent, verdict.stored, verdict.lost, verdict.duplicated) == (1_000, 1_000, 0, 0), verdict
+    assert not verdict.problems()
+
+
+def _report(figures_line: str, problems: list[str]) -> None:
+    REPORT.append(figures_line)
+    assert not problems, f"{figures_line}: {'; '.join(problems)}"
+
+
+def test_one_rabbitmq_node_of_three_killed_then_restarted(hosts: Hosts) -> None:
+    """Breach caught: a confirmed publish or a delivered message lost with the node that held it, or a client
+    that does not move to another node (the stream would stall and its batches never finish)."""
+    # Every client lists rmq1 first, so it is the node everyone is connected to: the one worth killing.
+    victim = "rmq1"
+
+    def hit(hosts: Hosts, stream: CheckinStream, _at: object) -> None:
+        running = hosts.rabbit.running_nodes(hosts.rabbit.nodes[1])
+        assert f"rabbit@{RABBIT_HOSTS[victim]}" not in running, running
+
+    def kill(hosts: Hosts, stream: CheckinStream) -> datetime:
+        when_work_in_progress(hosts, stream)
+        at = datetime.now(UTC)
+        hosts.rabbit.kill(victim)
+        return at
+
+    fault = Fault("rabbitmq-node-killed", inject=kill,
+                  lift=lambda h: h.rabbit.restart(victim), hold_s=20, hit_check=hit)
+    result = run_fault(hosts, fault, first_student=2_000_000)
+    _report(result.line(), result.problems())
+
+
+def _redelivered_from(hosts: Hosts, task_ids: list[str], host: str) -> int:
+    """Tasks a worker on `host` started that a worker elsewhere started again: its messages, redelivered."""
+    with hosts.db.connect() as connection:
+        return int(connection.execute(text(
+            "SELECT count(DISTINCT a.task_id) FROM task_events a JOIN task_events b ON b.task_id = a.task_id "
+            "WHERE a.task_id = ANY(:ids) AND a.state = 'STARTED' AND b.state = 'STARTED' AND b.id > a.id "
+            "AND a.detail->>'hostname' = :node AND b.detail->>'hostname' <> :node"),
+            {"ids": task_ids, "node": hosts.worker_node(host)}).scalar_one())
+
+
+def test_a_worker_hosts_link_cut_mid_batch_then_restored_60_s_later(hosts: Hosts) -> None:
+    """Breach caught: the cut host's unacknowledged messages kept from the other workers until it comes back (the
+    broker must notice within a few heartbeats), or its late results, when its link is back, writing a check-in
+    or a task's result a second time, or moving a finished task's state back."""
+    victim = "w1"
+
+    def cut(hosts: Hosts, stream: CheckinStream) -> datetime:
+        when_work_in_progress(hosts, stream, on=victim)
+        at = datetime.now(UTC)
+        hosts.cut(victim)
+        return at
+
+    fault = Fault("worker-link-cut", inject=cut, lift=lambda h: h.restore(victim), hold_s=60)
+    result = run_fault(hosts, fault, first_student=3_000_000)
+    redelivered = _redelivered_from(hosts, result.task_ids, victim)
+    wait_until(lambda: hosts.worker_answers(victim), timeout=120, interval=1, what=f"{victim} back after its cut")
+    problems = result.problems()
+    if not redelivered:
+        problems.append(f"no message {victim} had started was redelivered to another host")
+    _report(result.line() + f" redelivered={redelivered}", problems)
+
+
+def test_the_postgresql_host_unreachable_for_30_s(hosts: Hosts) -> None:
+    """Breach caught: a task that meets the unreachable database failing for good or left unfinished instead of
+    retrying, or an accepted check-in never stored once the database is back."""
+    def cut(hosts: Hosts, stream: CheckinStream) -> datetime:
+        when_work_in_progress(hosts, stream)
+        at = datetime.now(UTC)
+        hosts.cut("pg")
+        return at
+
+    fault = Fault("postgres-unreachable", inject=cut, lift=lambda h: h.restore("pg"), hold_s=30)
+    result = run_fault(hosts, fault, first_student=4_000_000)
+    _report(result.line(), result.problems())
