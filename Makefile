@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # make test runs the test groups (one per stack, else one per module) in this many processes (0: all in one process, as plain `pytest` does).
 TEST_WORKERS ?= 4
 
-.PHONY: install up test test-hosts lint typecheck unit bench-checkins clean test-tools
+.PHONY: install up test test-hosts lint typecheck unit bench-checkins clean test-tools k8s-render
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -48,6 +48,11 @@ test-hosts: install
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# docker/k8s rendered by kustomize (the kubectl requirements-dev.txt installs); K8S_VARIANT=redis-broker for Redis.
+K8S_VARIANT ?=
+k8s-render: install
+	@$(BIN)/kubectl kustomize docker/k8s/$(K8S_VARIANT)
 
 bench-checkins: install
 	$(BIN)/python bench/checkins.py

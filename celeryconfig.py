@@ -101,6 +101,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # instead of waiting forever, kombu's default.
         "broker_pool_acquire_timeout": settings.broker_pool_timeout_s,
         **_transport_options(settings),
+        # Each fire is claimed in the database first, so beats on several hosts send it once (README, Processes).
+        "beat_scheduler": "taskplatform.messaging.beat_once:OnceScheduler",
         # Each domain declares its entries; this is where they join the platform's.
         "beat_schedule": {**GYM_SCHEDULE, **PLATFORM_SCHEDULE,
                           **(REDELIVERY_SCHEDULE if settings.broker_kind == "redis" else {})},

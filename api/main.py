@@ -27,6 +27,7 @@ from api.routers import (
     devices,
     housing,
     reports,
+    schedules,
     sessions,
     system,
     task_control,
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ConsoleMiddleware)  # outermost: the others see the API path of a console call
     answer_invalid_messages(app)
     for module in (system, task_status, task_control, task_events, checkins, reports, churn, devices, sessions,
-                   dead_letters, housing, textgen, console_signin, console_overview, console_tasks, console_domains):
+                   dead_letters, schedules, housing, textgen, console_signin, console_overview, console_tasks,
+                   console_domains):
         app.include_router(module.router)
     app.mount("/painel/static", StaticFiles(directory=STATIC), name="painel-static")
 

@@ -13,7 +13,7 @@ from tests.services import REGISTRY, skipped_group
 #: Modules that use the machine's RabbitMQ outside a stack: they run in the RabbitMQ stack's group, because that
 #: group's broker-restart test stops the broker application for every vhost.
 RABBITMQ_GROUP = "rabbitmq-postgres"
-RABBITMQ_MODULES = {"tests/integration/test_rabbitmq_device_user.py"}
+RABBITMQ_MODULES = {"tests/integration/test_rabbitmq_device_user.py", "tests/integration/test_worker_liveness.py"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

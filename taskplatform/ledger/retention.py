@@ -1,4 +1,4 @@
-"""Retention: finished task records and replayed dead letters are deleted once older than their settings.
+"""Retention: finished task records, replayed dead letters and beat's fires are deleted once older than their settings.
 
 Only what is settled goes: a task still queued, running or retrying is kept whatever its age, and a
 dead letter nobody has replayed yet is kept until someone does (it is the only copy of that message).
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from taskplatform.dead_letters.models import DeadLetter
 from taskplatform.ledger.models import TaskEvent, TaskRecord
 from taskplatform.ledger.records import FINAL_STATES
+from taskplatform.messaging.schedule_runs import purge_schedule_runs
 
 #: Rows per purge transaction (a task record goes with its events, three or more each): small enough that one
 #: batch's commit is a short write-ahead log flush for the writers committing beside it.
@@ -28,6 +29,7 @@ BATCH = 1000
 class Purged:
     task_records: int
     dead_letters: int
+    schedule_runs: int
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -89,8 +91,13 @@ def purge_dead_letters(sessions: sessionmaker[Session], *, replayed_before: date
 
 def purge_expired(sessions: sessionmaker[Session], *, now: datetime, task_days: int, dead_letter_days: int,
                   batch: int = BATCH) -> Purged:
-    """Apply both retention periods (days; 0 keeps everything of that kind)."""
+    """Apply both retention periods (days; 0 keeps everything of that kind). Beat's fires (`schedule_runs`) are kept
+    as long as task records: each names the task it sent."""
     records = purge_task_records(sessions, before=now - timedelta(days=task_days), batch=batch) if task_days else 0
     letters = purge_dead_letters(sessions, replayed_before=now - timedelta(days=dead_letter_days),
                                  batch=batch) if dead_letter_days else 0
-    return Purged(task_records=records, dead_letters=letters)
+    fires = 0
+    if task_days:
+        with sessions.begin() as session:
+            fires = purge_schedule_runs(session=session, before=now - timedelta(days=task_days))
+    return Purged(task_records=records, dead_letters=letters, schedule_runs=fires)

@@ -10,6 +10,7 @@ import taskplatform.dead_letters.models
 import taskplatform.devices.models
 import taskplatform.gym.models
 import taskplatform.ledger.models
+import taskplatform.messaging.schedule_runs
 import taskplatform.registry.models  # noqa: F401  (each registers its tables on Base.metadata)
 from taskplatform.core.db import Base, make_engine
 from taskplatform.core.settings import get_settings

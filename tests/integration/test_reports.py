@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from storage.keys import daily_report_chart_key
 from taskplatform.dev.processes import wait_until
+from taskplatform.messaging.schedule_runs import ScheduleRun
 from tests.integration.helpers import accepted_task, count_rows, new_student_ids, run_task
 from tests.integration.stack import ROOT, Stack
 
@@ -117,9 +120,10 @@ def test_two_report_runs_held_at_a_barrier_leave_one_consistent_report(stack: St
     assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# Beat logs "Sending due task" before it publishes and "<task> sent. id-><id>" (debug) after: a SIGTERM that
-# stops it between the two lines leaves a fire that was announced but never sent, so fires are counted by id.
+# Beat logs "<task> sent. id-><id>" (debug) once the broker took the message, and "<entry> (<task>) for <fire time>
+# skipped: already fired by <beat>" when another beat had claimed that fire (taskplatform/messaging/beat_once.py).
 _SENT = re.compile(r"reports\.daily sent\. id->([0-9a-f-]{36})")
+_SKIPPED = re.compile(r"daily-report \(reports\.daily\) for (\S+) skipped: already fired by (\S+) ")
 
 
 def _beat_log(log: Path) -> str:
@@ -130,36 +134,62 @@ def _sent_ids(log: Path) -> set[str]:
     return set(_SENT.findall(_beat_log(log)))
 
 
+def _skips(log: Path) -> list[tuple[datetime, str]]:
+    """(fire time, winning beat) of each fire this beat skipped."""
+    return [(datetime.fromisoformat(when), winner) for when, winner in _SKIPPED.findall(_beat_log(log))]
+
+
+def _schedule_runs(stack: Stack, since: datetime) -> list[ScheduleRun]:
+    with Session(stack.engine) as session:
+        return list(session.scalars(select(ScheduleRun).where(ScheduleRun.schedule == "daily-report",
+                                                              ScheduleRun.claimed_at >= since)))
+
+
 @pytest.mark.slow
-def test_two_beats_firing_the_nightly_report_leave_one_report(stack: Stack, tmp_path: Path) -> None:
-    """Breach caught: beat not sending the nightly report (no scheduled task reaching the ledger), a fire lost
-    or run twice, or a second beat's fire writing a second report. Two real beat processes fire the
-    platform's daily-report entry every 2 s (for a fixed past date instead of today at 23:55); every task id
-    their logs show as sent is one task in the ledger that succeeded on its first attempt, and the date has
-    one report."""
+def test_two_beats_firing_the_nightly_report_send_each_fire_once(stack: Stack, tmp_path: Path) -> None:
+    """Breach caught: two beats both sending one fire (a fire time with two tasks), a fire sent without its row in
+    schedule_runs, a losing beat's attempt not recorded as skipped, a fire lost or run twice, or a second report
+    for the date. Two real beat processes (the platform's scheduler, `celeryconfig.beat_scheduler`) fire the
+    daily-report entry every 2 s (for a fixed past date instead of today at 23:55) until several fires were
+    attempted by both; then every task their logs show as sent is the task of one schedule_runs row (one per fire
+    time), succeeded on its first attempt, and is the only task of its fire in the ledger; each fire both beats
+    attempted has one winner and the other beat counted as skipped; the date has one report."""
     day = "2024-05-16"
     expected = _seed_day(stack, day)
-    since = datetime.now(UTC).isoformat()
+    since = datetime.now(UTC)
     env = {**stack.env, "TEST_BEAT_EVERY": "2", "TEST_BEAT_DATE": day}
     logs = [stack.supervisor.log_dir / f"beat-{n}.log" for n in (1, 2)]  # type: ignore[operator]
     for log in logs:
         log.unlink(missing_ok=True)
+    beats: set[str] = set()
     try:
         for n in (1, 2):
             stack.supervisor.start(f"beat-{n}", [sys.executable, "-m", "celery", "-A", "tests.integration.beat_app",
                                                  "beat", "-l", "debug", "-s", str(tmp_path / f"schedule-{n}")],
                                    env=env, cwd=ROOT)
-        wait_until(lambda: all(len(_sent_ids(log)) >= 2 for log in logs), timeout=90, interval=0.5,
-                   what="each beat to send two fires")
+            beats.add(f"{socket.gethostname()}:{stack.supervisor.get(f'beat-{n}').popen.pid}")
+        wait_until(lambda: sum(run.skipped for run in _schedule_runs(stack, since)) >= 4, timeout=90, interval=0.5,
+                   what="four fires attempted by both beats")
     finally:
         for n in (1, 2):
             stack.supervisor.stop(f"beat-{n}")
     sent = set().union(*(_sent_ids(log) for log in logs))
-    announced = sum(_beat_log(log).count("Sending due task daily-report") for log in logs)
+    runs = {run.task_id: run for run in _schedule_runs(stack, since)}
+    assert sent and sent <= runs.keys(), (sent, runs.keys())
+    # Sent and marked so (a beat stopped between its send and sent_at, or its claim and its send, is not).
+    assert {t for t, run in runs.items() if run.sent_at is not None} <= sent
+    assert {run.fired_by for run in runs.values()} <= beats, (runs, beats)
+    contested = [run for run in runs.values() if run.skipped]
+    assert len(contested) >= 4 and all(run.skipped == 1 and run.skipped_by in beats - {run.fired_by}
+                                       for run in contested), contested
+    by_fire = {(run.fire_time, run.fired_by) for run in contested}
+    skips = [skip for log in logs for skip in _skips(log)]
+    assert skips and all(skip in by_fire for skip in skips), (skips, by_fire)
     seen: dict[str, str] = {}
 
     def every_sent_fire_succeeded() -> bool:
-        listed = stack.api.get("/tarefas", params={"name": "reports.daily", "since": since, "limit": 500}).json()
+        listed = stack.api.get("/tarefas", params={"name": "reports.daily", "since": since.isoformat(),
+                                                   "limit": 500}).json()
         seen.clear()
         seen.update({t["task_id"]: t["state"] for t in listed["items"] if t["params"] is None})
         return sent <= seen.keys() and all(state == "SUCCESS" for state in seen.values())
@@ -168,8 +198,8 @@ def test_two_beats_firing_the_nightly_report_leave_one_report(stack: Stack, tmp_
         wait_until(every_sent_fire_succeeded, timeout=120, interval=0.5, what="every sent fire to succeed")
     except TimeoutError as exc:
         raise AssertionError(f"{exc}: sent {sorted(sent)}, in the ledger {seen}") from exc
-    # A fire announced and stopped mid-publish may or may not have reached the broker; none beyond those.
-    assert len(seen) <= announced, (seen, announced)
+    # No task in the ledger but the claimed ones: at most one per fire time.
+    assert seen.keys() <= runs.keys(), sorted(seen.keys() - runs.keys())
     records = [stack.api.get(f"/tarefa/{task_id}").json() for task_id in seen]
     assert {r["result"]["data"] for r in records} == {day} and all(r["attempts"] == 1 for r in records)
     [(task_id, _, _, content)] = _report_row(stack, day)

@@ -13,6 +13,7 @@ from taskplatform.ledger.models import TaskEvent, TaskRecord
 from taskplatform.ledger.retention import purge_expired
 from taskplatform.messaging.queues import queue_for
 from taskplatform.messaging.schedule import PLATFORM_SCHEDULE as BEAT_SCHEDULE
+from taskplatform.messaging.schedule_runs import ScheduleRun
 from taskplatform.messaging.task_names import TaskName
 
 NOW = datetime(2026, 11, 22, 4, 10, tzinfo=UTC)
@@ -35,6 +36,11 @@ def add_dead_letter(session: Session, body: str, age_days: float, replayed_days_
                            replayed_at=None if replayed_days_ago is None else days_ago(replayed_days_ago)))
 
 
+def add_schedule_run(session: Session, task_id: str, age_days: float) -> None:
+    session.add(ScheduleRun(schedule="daily-report", fire_time=days_ago(age_days), task="reports.daily",
+                            task_id=task_id, fired_by="host:1", claimed_at=days_ago(age_days)))
+
+
 @pytest.fixture
 def populated(engine: Engine) -> Engine:
     with Session(engine) as session:
@@ -48,6 +54,8 @@ def populated(engine: Engine) -> Engine:
         add_dead_letter(session, "old, replayed long ago", 200, 95)
         add_dead_letter(session, "old, never replayed", 200, None)  # the only copy: kept
         add_dead_letter(session, "old, replayed recently", 200, 10)
+        add_schedule_run(session, "old-fire", 31)
+        add_schedule_run(session, "recent-fire", 29)
         session.commit()
     return engine
 
@@ -72,19 +80,21 @@ def remaining(engine: Engine) -> tuple[set[str], int, set[str]]:
 
 def test_purges_finished_old_records_with_their_events_and_long_replayed_dead_letters(populated: Engine) -> None:
     purged = purge_expired(sessionmaker(populated), now=NOW, task_days=30, dead_letter_days=90, batch=2)
-    assert purged.as_dict() == {"task_records": 7, "dead_letters": 1}
+    assert purged.as_dict() == {"task_records": 7, "dead_letters": 1, "schedule_runs": 1}
     records, events, letters = remaining(populated)
     assert records == {"old-retrying", "old-queued", "recent-success"}
     assert events == 2 * len(records), "events of the purged records went with them"
     assert letters == {"old, never replayed", "old, replayed recently"}
+    with Session(populated) as session:
+        assert set(session.scalars(select(ScheduleRun.task_id))) == {"recent-fire"}
     again = purge_expired(sessionmaker(populated), now=NOW, task_days=30, dead_letter_days=90, batch=2)
-    assert again.as_dict() == {"task_records": 0, "dead_letters": 0}
+    assert again.as_dict() == {"task_records": 0, "dead_letters": 0, "schedule_runs": 0}
 
 
 def test_zero_days_keeps_everything(populated: Engine) -> None:
     before = remaining(populated)
     assert purge_expired(sessionmaker(populated), now=NOW, task_days=0, dead_letter_days=0).as_dict() == \
-        {"task_records": 0, "dead_letters": 0}
+        {"task_records": 0, "dead_letters": 0, "schedule_runs": 0}
     assert remaining(populated) == before
 
 

@@ -103,6 +103,9 @@ def test_api_key_set_parses_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> Non
     ("amqp://user:s3cret@rabbit:5672//", "amqp://user:***@rabbit:5672//"),
     ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
     ("postgresql+psycopg://u:s3cret@db/app", "postgresql+psycopg://u:***@db/app"),
+    # kombu's failover list: the second password was shown by /status (breach caught)
+    ("amqp://u:s3cret@rabbit-1:5672//;amqp://u:s3cret@rabbit-2:5672//",
+     "amqp://u:***@rabbit-1:5672//;amqp://u:***@rabbit-2:5672//"),
 ])
 def test_redact_url_hides_the_password(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
