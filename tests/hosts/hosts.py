@@ -160,11 +160,11 @@ class Hosts:
         self.supervisor.stop(f"worker-{host}")
         self.workers.remove(host)
 
-    def start_beat(self, host: str, **extra_env: str) -> None:
-        """Celery beat on `host` (any host: fault 4 runs two)."""
+    def start_beat(self, host: str, *, app: str = "taskplatform", **extra_env: str) -> None:
+        """Celery beat on `host` (any host: fault two-beats runs two), with the platform's scheduler."""
         schedule = self.root / "var" / host / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "celery", "-A", "taskplatform", "beat", "-s", str(schedule), "-l", "info"]
+        argv = [sys.executable, "-m", "celery", "-A", app, "beat", "-s", str(schedule), "-l", "info"]
         self.supervisor.start(f"beat-{host}", self.network.run_in(host, argv),
                               env={**self.host_env(host), **extra_env}, cwd=ROOT, stop_timeout=20)
 

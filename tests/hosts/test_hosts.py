@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import text
 
 from taskplatform.dev.processes import wait_until
+from taskplatform.messaging.task_names import TaskName
 from tests.hosts.conftest import REPORT
 from tests.hosts.faults import Fault, run_fault, when_work_in_progress
 from tests.hosts.hosts import RABBIT_HOSTS, Hosts
@@ -102,3 +103,51 @@ def test_the_postgresql_host_unreachable_for_30_s(hosts: Hosts) -> None:
     fault = Fault("postgres-unreachable", inject=cut, lift=lambda h: h.restore("pg"), hold_s=30)
     result = run_fault(hosts, fault, first_student=4_000_000)
     _report(result.line(), result.problems())
+
+
+def test_two_beats_on_two_hosts_fire_each_scheduled_job_once(hosts: Hosts) -> None:
+    """Breach caught: two beat processes, on two hosts, both sending a fire of the same entry (a report built twice
+    per period), or a fire lost. The nightly report's entry fires every 2 s here (tests/integration/beat_app.py);
+    both beats attempt every fire, and the claim in schedule_runs, on the PostgreSQL host, lets one send it."""
+    beats = ("w1", "w2")
+    hosts.start_worker("w3", queues=("reports",), concurrency=1)
+    since = datetime.now(UTC)
+    env = {"TEST_BEAT_EVERY": "2", "TEST_BEAT_DATE": "2026-11-20"}
+
+    def start(hosts: Hosts, stream: CheckinStream) -> datetime:
+        at = datetime.now(UTC)
+        for host in beats:
+            hosts.start_beat(host, app="tests.integration.beat_app", **env)
+        return at
+
+    def stop(hosts: Hosts) -> None:
+        for host in beats:
+            hosts.supervisor.stop(f"beat-{host}")
+
+    fault = Fault("two-beats", inject=start, lift=stop, hold_s=30)
+    result = run_fault(hosts, fault, first_student=5_000_000)
+    with hosts.db.connect() as connection:
+        fires = connection.execute(text(
+            "SELECT task_id, skipped FROM schedule_runs WHERE schedule = 'daily-report' AND claimed_at >= :since "
+            "AND sent_at IS NOT NULL"), {"since": since}).all()
+        fire_ids = [str(task_id) for task_id, _ in fires]
+        wait_all_final(hosts.db, fire_ids, timeout=120)
+        sent = connection.execute(text(
+            "SELECT count(*) FROM task_records WHERE name = :name AND created_at >= :since"),
+            {"name": TaskName.REPORTS_DAILY.value, "since": since}).scalar_one()
+        not_success = connection.execute(text(
+            "SELECT count(*) FROM task_records WHERE id = ANY(:ids) AND state <> 'SUCCESS'"),
+            {"ids": fire_ids}).scalar_one()
+    contested = sum(1 for _, skipped in fires if skipped >= 1)
+    # The work this fault hits is the fires both beats attempt (`contested`), not a batch in progress.
+    problems = result.verdict.problems()
+    fire_lost, fire_duplicated = int(not_success), max(0, int(sent) - len(fires))
+    if contested < 5:
+        problems.append(f"only {contested} of {len(fires)} fires were attempted by both beats")
+    line = result.line().replace(f"lost={result.verdict.lost} duplicated={result.verdict.duplicated}",
+                                 f"lost={result.verdict.lost + fire_lost} "
+                                 f"duplicated={result.verdict.duplicated + fire_duplicated}")
+    if fire_lost or fire_duplicated:
+        problems.append(f"fires: {len(fires)} claimed, {sent} report tasks sent, {fire_lost} not SUCCESS")
+    _report(f"{line} fires={len(fires)} contested={contested}", problems)
+    hosts.stop_worker("w3")
