@@ -151,3 +151,30 @@ def test_two_beats_on_two_hosts_fire_each_scheduled_job_once(hosts: Hosts) -> No
         problems.append(f"fires: {len(fires)} claimed, {sent} report tasks sent, {fire_lost} not SUCCESS")
     _report(f"{line} fires={len(fires)} contested={contested}", problems)
     hosts.stop_worker("w3")
+
+
+def test_checkin_throughput_with_one_two_and_three_worker_hosts(hosts: Hosts) -> None:
+    """Not a fault: the check-in queue's throughput with 1, 2 and 3 worker hosts (2 processes each), from a backlog
+    the API accepts faster than the workers drain it. Every host shares this machine's cores with the three
+    RabbitMQ nodes, PostgreSQL and the API, so the figure is the machine's, not a host's (BENCHMARKS.md)."""
+    for count in (1, 2, 3):
+        wanted = [f"w{n}" for n in range(1, count + 1)]
+        for host in [h for h in hosts.workers if h not in wanted]:
+            hosts.stop_worker(host)
+        for host in [h for h in wanted if h not in hosts.workers]:
+            hosts.start_worker(host)
+        ids = register_students(hosts.api, 6_000_000 + count * 100_000, 1_000)
+        stream = CheckinStream(str(hosts.api.base_url), ids, f"throughput-{count}", batch_size=4_000)
+        with httpx.Client(base_url=str(hosts.api.base_url), timeout=30) as client:
+            for batch in range(30):
+                stream.send_batch(client, batch)
+        wait_all_final(hosts.db, stream.task_ids(), timeout=300)
+        verdict = judge(hosts.db, stream)
+        assert not verdict.problems(), verdict
+        with hosts.db.connect() as connection:
+            first, last = connection.execute(text(
+                "SELECT min(started_at), max(finished_at) FROM task_records WHERE id = ANY(:ids)"),
+                {"ids": stream.task_ids()}).one()
+        rate = verdict.distinct / (last - first).total_seconds()
+        REPORT.append(f"throughput worker_hosts={count}: {rate:.0f} check-ins/s ({verdict.distinct} in "
+                      f"{(last - first).total_seconds():.1f} s)")
