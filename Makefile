@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # make test runs the test groups (one per stack, else one per module) in this many processes (0: all in one process, as plain `pytest` does).
 TEST_WORKERS ?= 4
 
-.PHONY: install up test lint typecheck unit bench-checkins clean test-tools k8s-render
+.PHONY: install up test test-hosts lint typecheck unit bench-checkins clean test-tools k8s-render
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -40,6 +40,11 @@ test-tools:
 
 test: lint typecheck test-tools
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+
+# Faults across hosts (tests/hosts/): network namespaces with a RabbitMQ cluster, PostgreSQL, the object store, the
+# API and worker hosts. Needs root, iproute2 and rabbitmq-server; skips loudly without them (fails under CI=true).
+test-hosts: install
+	$(BIN)/python -m pytest tests/hosts --hosts -p no:xdist -p no:cacheprovider -v $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -33,7 +33,10 @@ TASK_MODULES = (
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_kind == "amqp":
-        return {"broker_transport_options": {"confirm_publish": True}}
+        # The heartbeat is the worker's (Celery's clients send none): how soon the broker notices a cut-off worker
+        # host and hands its unacknowledged messages to the others.
+        return {"broker_transport_options": {"confirm_publish": True},
+                "broker_heartbeat": settings.broker_heartbeat}
     if settings.broker_kind == "redis":
         # A message whose worker died comes back after the visibility timeout, at the next
         # sweep; throttle 1 makes the sweep period exactly the configured interval. Workers take
@@ -80,6 +83,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # "auto" (Celery's sentinel, kept until after worker_init): the worker profile chooses.
         "worker_concurrency": settings.worker_concurrency or "auto",
         "worker_max_tasks_per_child": 1000,
+        # Celery's consumer, but native delayed delivery is set up through one node of a cluster, not each in turn
+        # (a dead node held every task back for 17 s after a failover: taskplatform/messaging/delayed_delivery.py).
+        "worker_consumer": "taskplatform.messaging.delayed_delivery:Consumer",
         "task_queues": queues.build_task_queues(settings.broker_kind),
         "task_routes": queues.task_routes(),
         "task_default_queue": "checkins",

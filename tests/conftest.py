@@ -19,6 +19,15 @@ RABBITMQ_MODULES = {"tests/integration/test_rabbitmq_device_user.py", "tests/int
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--require-services", action="store_true", default=False,
                      help="fail the run if a service group (RabbitMQ, PostgreSQL) was skipped (CI sets this)")
+    parser.addoption("--hosts", action="store_true", default=False,
+                     help="run tests/hosts/, the faults across hosts in network namespaces (make test-hosts; root)")
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """tests/hosts/ builds a dozen hosts as root and runs for minutes: only `make test-hosts` (--hosts) runs it."""
+    if "hosts" in collection_path.parts and collection_path.is_relative_to(config.rootpath / "tests" / "hosts"):
+        return not config.getoption("--hosts")
+    return None
 
 
 #: The stacks' parameter ids, as they appear in a test's id (`tests/integration/conftest.py` declares them).

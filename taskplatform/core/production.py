@@ -65,12 +65,15 @@ def _broker_problems(settings: Settings) -> list[str]:
     if not broker:
         return ["BROKER_URL is not set"]
     problems = []
-    name = _broker_source(settings)
-    parts = urlsplit(broker)
-    if parts.username == "guest" or (parts.password and _is_default(parts.password)):
-        problems.append(f"{name} uses a default credential")
-    elif settings.broker_kind != "other" and not parts.password:
-        problems.append(f"{name} has no password")
+    urls = settings.broker_urls
+    for number, url in enumerate(urls, start=1):
+        # Each URL of a failover list is checked: a cluster node reached with a default credential is one too many.
+        name = _broker_source(settings) + (f" (URL {number} of {len(urls)})" if len(urls) > 1 else "")
+        parts = urlsplit(url)
+        if parts.username == "guest" or (parts.password and _is_default(parts.password)):
+            problems.append(f"{name} uses a default credential")
+        elif settings.broker_kind != "other" and not parts.password:
+            problems.append(f"{name} has no password")
     backend = settings.effective_result_backend
     if backend and backend != broker:
         backend_name = "RESULT_BACKEND" if settings.result_backend else "RESULT_BACKEND (from REDIS_URL)"

@@ -21,13 +21,18 @@ from taskplatform.core.settings_limits import LimitSettings
 _REFUSAL = "refusing to start in production: "
 
 
+def split_urls(urls: str) -> list[str]:
+    """The URLs of a failover list, `url1;url2;...` as kombu reads BROKER_URL (one URL gives a list of one)."""
+    return [url.strip() for url in urls.split(";") if url.strip()]
+
+
 def redact_url(url: str | None) -> str | None:
     """Return the URL with its password replaced by `***` (for logs and /status); each URL of a `;`-separated
-    failover list (a broker cluster) is redacted."""
+    failover list is redacted."""
     if not url:
         return url
     if ";" in url:
-        return ";".join(str(redact_url(part)) for part in url.split(";"))
+        return ";".join(str(redact_url(part)) for part in split_urls(url))
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -63,6 +68,10 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     broker_visibility_timeout: int = 7200
     #: Redis only: seconds between sweeps that return such messages to their queue.
     broker_unacked_restore_interval: int = 10
+    #: RabbitMQ only: the AMQP heartbeat a worker asks for, in seconds (0: none). A worker whose host is cut off
+    #: is noticed by the broker after about two intervals, and its unacknowledged messages go to other workers;
+    #: Celery's default is 120 s (tests/hosts/ runs with a few seconds).
+    broker_heartbeat: float = Field(default=120.0, ge=0)
 
     database_url: str | None = None
     #: Production: accept a PostgreSQL DATABASE_URL without a password. Only for a Unix socket with peer
@@ -193,8 +202,14 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
         return self.redis_url
 
     @property
+    def broker_urls(self) -> list[str]:
+        """Each broker URL of BROKER_URL's failover list (`amqp://a//;amqp://b//`: kombu tries them in turn)."""
+        return split_urls(self.broker_url or "")
+
+    @property
     def broker_kind(self) -> Literal["amqp", "redis", "other"]:
-        scheme = urlsplit(self.broker_url or "").scheme
+        # Every URL of a failover list names the same kind of broker; the first one tells.
+        scheme = urlsplit(next(iter(self.broker_urls), "")).scheme
         if scheme in {"amqp", "amqps", "pyamqp"}:
             return "amqp"
         if scheme.startswith("redis") or scheme.startswith("rediss"):

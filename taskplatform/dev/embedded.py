@@ -9,7 +9,7 @@ import secrets
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -84,11 +84,13 @@ def weed_binary() -> str:
 
 
 def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, secret_key: str,
-                    s3_port: int | None = None, name: str = "weed") -> EmbeddedS3:
-    """Start SeaweedFS `weed mini` bound to loopback only, without telemetry.
+                    s3_port: int | None = None, name: str = "weed", ip: str = "127.0.0.1",
+                    launcher: Sequence[str] = ()) -> EmbeddedS3:
+    """Start SeaweedFS `weed mini` bound to loopback only (or to `ip`), without telemetry.
 
     Its defaults are unsafe for us (it binds 0.0.0.0 and phones home), and it opens
-    several ports; every one is chosen here so two instances never collide.
+    several ports; every one is chosen here so two instances never collide. `launcher` prefixes the command
+    (tests/hosts/ runs it in a network namespace of its own with `ip netns exec`, bound to that host's address).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     def command() -> tuple[list[str], int]:
@@ -97,26 +99,27 @@ def start_weed_mini(supervisor: Supervisor, *, data_dir: Path, access_key: str, 
                                                 "volume.port.grpc", "filer.port", "filer.port.grpc", "s3.port.grpc",
                                                 "admin.port", "admin.port.grpc", "webdav.port", "debug.port",
                                                 "s3.debug.port")}
-        return [weed_binary(), "mini", f"-dir={data_dir.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        return [*launcher, weed_binary(), "mini", f"-dir={data_dir.resolve()}", f"-ip={ip}", f"-ip.bind={ip}",
                 "-master.telemetry=false", "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0",
                 "-s3.port.lance=0", f"-s3.port={chosen}", *(f"-{flag}={port}" for flag, port in ports.items())], chosen
 
     # Credentials are enforced only when given at start, and are not persisted.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
-    bound = start_listening(supervisor, name, command, env=env, stop_timeout=15, timeout=60, what="weed mini S3")
-    return EmbeddedS3(f"http://127.0.0.1:{bound}", access_key, secret_key)
+    bound = start_listening(supervisor, name, command, env=env, stop_timeout=15, timeout=60, what="weed mini S3",
+                            host=ip)
+    return EmbeddedS3(f"http://{ip}:{bound}", access_key, secret_key)
 
 
 def start_listening(supervisor: Supervisor, name: str, command: Callable[[], tuple[list[str], int]], *,
                     env: Mapping[str, str] | None = None, cwd: Path | None = None, stop_timeout: float,
-                    timeout: float, what: str) -> int:
+                    timeout: float, what: str, host: str = "127.0.0.1") -> int:
     """Start `command()`'s argv and wait until its port answers; return the port. A server that exits first (a
     port it was given was taken meanwhile) is started again with a new `command()`, up to START_ATTEMPTS times."""
     for attempt in range(1, START_ATTEMPTS + 1):
         argv, port = command()
         popen = supervisor.start(name, argv, env=env, cwd=cwd, stop_timeout=stop_timeout)
-        wait_until(lambda: port_open(port) or popen.poll() is not None, timeout=timeout,  # noqa: B023
-                   what=f"{what} on 127.0.0.1:{port}")
+        wait_until(lambda: port_open(port, host) or popen.poll() is not None, timeout=timeout,  # noqa: B023
+                   what=f"{what} on {host}:{port}")
         if popen.poll() is None:
             return port
         supervisor.stop(name)

@@ -47,7 +47,9 @@ def management_url_from(argument: str | None) -> str | None:
 
 
 def broker_vhost() -> str:
-    return unquote(urlsplit(get_settings().broker_url or "").path.lstrip("/")) or "/"
+    # Every URL of a failover list names the same vhost on another node of the cluster.
+    first = next(iter(get_settings().broker_urls), "")
+    return unquote(urlsplit(first).path.lstrip("/")) or "/"
 
 
 def apply_with_management_api(management_url: str, vhost: str) -> None:

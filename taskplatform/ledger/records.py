@@ -102,7 +102,13 @@ def record_transition(*, session: Session, task_id: str, name: str, queue: str |
 
     A cancelled record (CANCELED, or CANCELING for a state that is not final) is left untouched and
     gets no event: the state returned tells the worker to stop (in the same statement as the write, so
-    a cancel and a worker starting the task cannot both win). CANCELED itself is never overwritten."""
+    a cancel and a worker starting the task cannot both win). CANCELED itself is never overwritten.
+
+    A SUCCESS is never overwritten either, nor followed by another final event: a message whose ack was lost (its
+    broker node killed, its worker's host cut off) is delivered again and its task runs again, finding its effect
+    already there (`inserted: 0`), and a cut-off worker's own result arrives late. Either would replace the result
+    of the run that made the effect (tests/hosts/, faults rabbitmq-node-killed and worker-link-cut). The late
+    attempt's STARTED is still recorded and counted."""
     now = utcnow()
     table = TaskRecord.__table__
     values: dict[str, Any] = {"state": state, "updated_at": now, **fields}
@@ -110,7 +116,8 @@ def record_transition(*, session: Session, task_id: str, name: str, queue: str |
         id=task_id, name=name, queue=queue, created_at=now, attempts=1 if state == TaskState.STARTED else 0,
         **values,
     )
-    held = table.c.state.in_(sorted(CANCEL_STATES if state not in FINAL_STATES else {TaskState.CANCELED}))
+    held = table.c.state.in_(sorted(CANCEL_STATES if state not in FINAL_STATES
+                                    else {TaskState.CANCELED, TaskState.SUCCESS}))
     # Each column keeps its value on a record this state must not move: a finished (or cancelled) one for a state
     # that is not final, a CANCELED one for a final state. `excluded` is the proposed row, typed as its columns.
     keep = held if state in FINAL_STATES else table.c.state.in_(sorted(FINAL_STATES | CANCEL_STATES))
@@ -120,12 +127,15 @@ def record_transition(*, session: Session, task_id: str, name: str, queue: str |
         update["attempts"] = case((held, table.c.attempts), else_=table.c.attempts + 1)
         # A worker has it: the broker redelivers it from here on.
         update["message"] = case((held, table.c.message), else_=null())
-    upsert = stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update).returning(table.c.state)
-    after: str = session.execute(upsert).scalar_one()
+    upsert = stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update).returning(table.c.state,
+                                                                                            table.c.updated_at)
+    after, updated_at = session.execute(upsert).one()
     if after in CANCEL_STATES and after != state:
-        return after
+        return str(after)
+    if state in FINAL_STATES and updated_at != now:
+        return str(after)  # a final state that was held (SUCCESS or CANCELED before it): nothing is written
     session.execute(insert(TaskEvent.__table__).values(task_id=task_id, state=state, at=now, detail=detail))
-    return after
+    return str(after)
 
 
 def get_task_record(*, session: Session, task_id: str) -> TaskRecord | None:

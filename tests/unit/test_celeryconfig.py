@@ -64,6 +64,27 @@ def test_rabbitmq_publishes_with_confirms(load_config: Callable[..., ModuleType]
     config = load_config(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
     assert config.broker_transport_options == {"confirm_publish": True}
     assert "redeliver-lost" not in config.beat_schedule  # RabbitMQ cannot lose a delivered message
+    assert config.broker_heartbeat == 120.0  # Celery's own default, unless BROKER_HEARTBEAT says otherwise
+
+
+def test_a_cluster_is_reached_through_every_nodes_url_with_the_configured_heartbeat(
+        load_config: Callable[..., ModuleType]) -> None:
+    """Breach caught: a failover list (`url;url;url`) not handed to Celery as one, or read as another broker kind,
+    so a worker or the API could not move to another node of a RabbitMQ cluster."""
+    urls = ";".join(f"amqp://app:secret@10.0.0.{n}:5672//" for n in (1, 2, 3))
+    config = load_config(BROKER_URL=urls, BROKER_HEARTBEAT="4")
+    assert config.broker_url == urls
+    assert config.broker_heartbeat == 4.0
+    assert config.broker_transport_options == {"confirm_publish": True}
+    app = Celery("failover-test", set_as_current=False)
+    app.config_from_object(config)
+    connection = app.connection_for_write()
+    try:
+        assert connection.alt == urls.split(";")  # kombu's failover list, tried in turn
+        assert connection.hostname == "10.0.0.1"
+        assert app.conf.broker_heartbeat == 4.0  # the worker's consumer connection asks for it
+    finally:
+        connection.release()
 
 
 

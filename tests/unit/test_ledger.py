@@ -88,6 +88,38 @@ def test_a_late_transition_never_moves_a_finished_task_back(engine: Engine, sess
     assert [e.state for e in task_events(session=session, task_id="t1")][-1] == late  # history keeps it
 
 
+@pytest.mark.parametrize("late", [TaskState.SUCCESS, TaskState.FAILURE])
+def test_a_late_final_state_never_replaces_a_success(engine: Engine, session: Session, late: TaskState) -> None:
+    """Breach caught (make test-hosts, a RabbitMQ node killed): a message whose ack was lost with its node ran
+    again, found its check-ins already stored and wrote a second SUCCESS over the first, with `inserted: 0`; the
+    ledger no longer said which run stored them. A cut-off worker's late result does the same."""
+    create_task_record(session=session, task_id="t1", name="checkins.ingest_batch", queue="checkins")
+    session.commit()
+    transition(engine, "t1", TaskState.STARTED)
+    transition(engine, "t1", TaskState.SUCCESS, result={"inserted": 500})
+    transition(engine, "t1", TaskState.STARTED)
+    transition(engine, "t1", late, result={"inserted": 0}, error_type="Late")
+    session.expire_all()
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.result, record.error_type, record.attempts) == ("SUCCESS", {"inserted": 500},
+                                                                                 None, 2)
+    assert [e.state for e in task_events(session=session, task_id="t1")] == ["QUEUED", "STARTED", "SUCCESS",
+                                                                             "STARTED"]
+
+
+def test_a_success_still_replaces_a_failure(engine: Engine, session: Session) -> None:
+    """A redelivery that succeeds after a recorded FAILURE (its ack lost) made the effect: SUCCESS is the truth."""
+    create_task_record(session=session, task_id="t1", name="checkins.ingest_batch", queue="checkins")
+    session.commit()
+    transition(engine, "t1", TaskState.FAILURE, error_type="Boom")
+    transition(engine, "t1", TaskState.SUCCESS, result={"inserted": 1}, error_type=None)
+    session.expire_all()
+    record = get_task_record(session=session, task_id="t1")
+    assert record is not None
+    assert (record.state, record.result) == ("SUCCESS", {"inserted": 1})
+
+
 def test_transition_of_an_unknown_task_creates_its_record(engine: Engine, session: Session) -> None:
     transition(engine, "from-beat", TaskState.STARTED)
     record = get_task_record(session=session, task_id="from-beat")

@@ -116,6 +116,23 @@ def test_redact_url_leaves_passwordless_urls_alone(url: str | None) -> None:
     assert redact_url(url) == url
 
 
+def test_redact_url_hides_every_password_of_a_failover_list() -> None:
+    assert (redact_url("amqp://u:s3cret@a:5672//;amqp://u:s3cret@b:5672//")
+            == "amqp://u:***@a:5672//;amqp://u:***@b:5672//")
+
+
+def test_a_failover_list_is_split_into_its_urls_and_keeps_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = settings(monkeypatch, BROKER_URL="amqp://u:p@a:5672//; amqp://u:p@b:5672//")
+    assert s.broker_urls == ["amqp://u:p@a:5672//", "amqp://u:p@b:5672//"]
+    assert s.broker_kind == "amqp"
+
+
+def test_production_checks_every_url_of_a_failover_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    urls = "amqp://taskplatform:s3cr3t-Broker-1234@a:5672//;amqp://guest:guest@b:5672//"
+    assert only_refusal(monkeypatch, {"BROKER_URL": urls}) == (
+        "refusing to start in production: BROKER_URL (URL 2 of 2) uses a default credential")
+
+
 def test_redact_url_keeps_an_ipv6_host_valid() -> None:
     assert redact_url("amqp://user:s3cret@[::1]:5672//") == "amqp://user:***@[::1]:5672//"
 
