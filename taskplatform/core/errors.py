@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 #: are about the statement or its values, and fail the same way every time.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
+    psycopg.OperationalError,  # the driver's own, from the ledger's statements run through it (driver_path.py)
     InterfaceError,
     BrokerUnavailable,
     ConnectionError,

@@ -12,6 +12,7 @@ from typing import Any
 from billiard.einfo import ExceptionInfo
 from celery import Task
 from celery.backends.base import DisabledBackend
+from celery.utils.time import get_exponential_backoff_interval
 
 from taskplatform.core.db import session_scope, utcnow
 from taskplatform.core.errors import TRANSIENT_ERRORS
@@ -35,7 +36,9 @@ class TrackedTask(Task):  # type: ignore[misc]
     backoff and full jitter; any other exception fails the task at once.
 
     A ledger write that fails is logged and never fails the task: the task's own effect
-    is what must not be lost, and a broken database makes that effect retry anyway.
+    is what must not be lost, and a broken database makes that effect retry anyway. The one exception is the
+    final SUCCESS, written before the task returns (`__call__`): a database outage then retries the task (its
+    effect is idempotent), since an acknowledged message whose SUCCESS was lost would leave its record unfinished.
 
     Cancels (taskplatform/ledger/cancellation.py): the STARTED write finds a cancelled record untouched, and the
     body does not run; a PROGRESS write (`report_progress`, a progress point) that finds CANCELING stops the task.
@@ -175,7 +178,7 @@ class TrackedTask(Task):  # type: ignore[misc]
     def on_success(self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         runtime = self._runtime()
         logger.info("task succeeded: %s id=%s runtime=%.3fs", self.name, task_id, runtime or 0.0)
-        if self._short():
+        if getattr(self.request, "tp_success_written", False):
             return  # written by __call__, before the task returned
         self._record(task_id, TaskState.SUCCESS, result=retval, finished_at=utcnow(), runtime_s=runtime,
                      progress=100, error_type=None, error_message=None, traceback=None)
@@ -192,14 +195,37 @@ class TrackedTask(Task):  # type: ignore[misc]
             self._dead_letter(exc, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """The body; then, for a short task run by a worker, its SUCCESS. Written here rather than in `on_success`,
-        whose errors Celery only logs: a write that fails fails the attempt (a database outage retries it, and the
-        effect is idempotent), so the message is never acknowledged before the task's final state is committed."""
+        """The body; then, for a task run by a worker, its SUCCESS. Written here rather than in `on_success`, whose
+        errors Celery only logs (the message would be acknowledged, the record left STARTED or QUEUED for good): a
+        write that meets a database outage retries the task with backoff, and the effect is idempotent. So the
+        message is never acknowledged before the task's final state is committed."""
         result = super().__call__(*args, **kwargs)
         started_at = getattr(self.request, "tp_started_at", None)
-        if self._short() and started_at is not None and self.request.id:
-            self._finish_short(self.request.id, result, started_at)
+        task_id = self.request.id
+        if not self.tracked or started_at is None or not task_id:
+            return result
+        try:
+            if self._short():
+                self._finish_short(task_id, result, started_at)
+            else:
+                with session_scope() as session:
+                    record_transition(session=session, task_id=task_id, name=self.name, queue=self._queue(),
+                                      state=TaskState.SUCCESS, result=result, finished_at=utcnow(),
+                                      runtime_s=self._runtime(), progress=100, error_type=None, error_message=None,
+                                      traceback=None, detail=None)
+        except TRANSIENT_ERRORS as exc:
+            self._retry_final_write(exc)
+        self.request.tp_success_written = True
         return result
+
+    def _retry_final_write(self, exc: BaseException) -> None:
+        """The body ran, its SUCCESS could not be written: run it again later (Celery's retry, with the backoff
+        autoretry uses), or fail it, dead-lettered, once the retries are spent."""
+        countdown = get_exponential_backoff_interval(factor=self.retry_backoff, retries=self.request.retries,
+                                                     maximum=self.retry_backoff_max, full_jitter=self.retry_jitter)
+        logger.warning("task %s id=%s ran, but its SUCCESS could not be written (%s: %s): retrying in %ss",
+                       self.name, self.request.id, type(exc).__name__, exc, countdown)
+        raise self.retry(exc=exc, countdown=countdown)
 
     def _finish_short(self, task_id: str, retval: Any, started_at: datetime) -> None:
         runtime, queue, detail = self._runtime(), self._queue(), self._started_detail()

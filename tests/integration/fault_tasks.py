@@ -1,5 +1,6 @@
-"""A short task that holds after its effect is committed, for the ledger's SIGKILL test (a worker loads it with
-`-I tests.integration.fault_tasks`; production workers never do)."""
+"""Tasks that hold after their effect is committed, on the ledger's short and long paths, for the ledger's SIGKILL
+and database-outage tests (a worker loads them with `-I tests.integration.fault_tasks`; production workers never
+do)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def hold_after_effect(reading: dict[str, Any]) -> dict[str, Any]:
     hold = Path(os.environ["TEST_HOLD_FILE"])
     wait_until(lambda: not hold.exists(), timeout=300, interval=0.05, what=f"{hold} to be removed")
     return {"raspberry_id": reading["id"]}
+
+
+HOLD_AFTER_EFFECT_LONG = "devices.test_hold_after_effect_long"
+
+
+@app.task(name=HOLD_AFTER_EFFECT_LONG)
+def hold_after_effect_long(reading: dict[str, Any]) -> dict[str, Any]:
+    """The same on the ledger's long path (STARTED written before the body, SUCCESS after it)."""
+    return hold_after_effect.run(reading)

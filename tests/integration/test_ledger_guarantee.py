@@ -7,14 +7,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 
 from taskplatform.dev.processes import wait_until
 from taskplatform.devices.models import DeviceStatus
 from taskplatform.ledger.records import create_task_record
-from tests.integration.fault_tasks import HOLD_AFTER_EFFECT
+from tests.integration.fault_tasks import HOLD_AFTER_EFFECT, HOLD_AFTER_EFFECT_LONG
 from tests.integration.stack import Stack
+from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +59,46 @@ def test_a_worker_killed_after_a_short_tasks_effect_and_before_its_success_loses
     assert _devices(stack, raspberry_id) == 1
     device = stack.api.get(f"/devices/{raspberry_id}").json()
     assert device["cpu_percent"] == 7.5
+
+
+@pytest.mark.parametrize("name", [HOLD_AFTER_EFFECT, HOLD_AFTER_EFFECT_LONG], ids=["short", "long"])
+def test_a_success_that_meets_a_database_outage_is_retried_until_written(stack: Stack, tmp_path: Path,
+                                                                          name: str) -> None:
+    """Breach caught: a task whose effect is committed and whose SUCCESS write meets an unreachable database being
+    acknowledged anyway (Celery only logs an error raised in `on_success`), its record left QUEUED or STARTED for
+    good, or failed instead of retried. The worker reaches PostgreSQL through a link the test cuts while the task
+    holds after its effect."""
+    if stack.engine.dialect.name != "postgresql":
+        pytest.skip("the outage is a TCP link cut between the worker and PostgreSQL; SQLite has no link")
+    hold = tmp_path / "hold"
+    hold.touch()
+    raspberry_id = f"pi-outage-{uuid.uuid4().hex[:8]}"
+    task_id = str(uuid.uuid4())
+    with Session(stack.engine) as session, session.begin():
+        assert create_task_record(session=session, task_id=task_id, name=name, queue="devices")
+    database = make_url(stack.env["DATABASE_URL"])
+    log = stack.supervisor.log_dir / "worker.log"  # type: ignore[operator]
+    with TcpProxy(database.host or "127.0.0.1", database.port or 5432) as link:
+        through_link = database.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+        stack.stop_worker()
+        try:
+            stack.start_worker(queues=("devices",), args=FAULT_TASKS, TEST_HOLD_FILE=str(hold),
+                               DATABASE_URL=through_link)
+            stack.send_raw(name, {"reading": {"id": raspberry_id, "cpu_percent": 3.5}}, task_id=task_id,
+                           queue="devices")
+            wait_until(lambda: _devices(stack, raspberry_id) == 1, timeout=60, interval=0.05, what="the effect")
+            link.cut()  # the effect is committed, the SUCCESS is not: the fault hits work in progress
+            hold.unlink()
+            wait_until(lambda: f"id={task_id} ran, but its SUCCESS could not be written" in
+                       log.read_text(errors="replace"), timeout=60, what="the SUCCESS write to meet the outage")
+            assert stack.api.get(f"/tarefa/{task_id}").json()["state"] in {"QUEUED", "STARTED"}
+            link.restore()
+            record = stack.wait_task(task_id, timeout=120)
+        finally:
+            stack.stop_worker()
+            stack.start_worker()
+    assert record["state"] == "SUCCESS" and record["result"] == {"raspberry_id": raspberry_id}, record
+    # The long path counts the retried attempt's STARTED; the short path writes nothing but its final state (the
+    # failed attempt's STARTED could not be written either), so its retry shows in the log line waited for above.
+    assert record["attempts"] >= (2 if name == HOLD_AFTER_EFFECT_LONG else 1) and _devices(stack, raspberry_id) == 1
+    assert [e["state"] for e in record["events"]].count("SUCCESS") == 1
