@@ -37,6 +37,9 @@ def replay_for(letter: DeadLetter, body: Any | None = None) -> Replay:
         return Replay(raw_queue.task_name, [], raw_queue.task_kwargs(raw))
     if letter.task_name:
         args, kwargs = task_arguments(raw)
+        applying = raw_queues.for_task(letter.task_name)
+        if applying is not None:
+            check_item_arguments(applying, args, kwargs)
         return Replay(letter.task_name, args, kwargs)
     raise InvalidMessage("not_replayable", f"no task applies messages of queue {letter.queue!r}")
 
@@ -60,3 +63,27 @@ def task_arguments(raw: Any) -> tuple[list[Any], dict[str, Any]]:
                                                 f"and kwargs of type {type(kwargs).__name__}")
     check_storable({"args": args, "kwargs": kwargs})  # the ledger keeps a copy (Redis): NaN or NUL would break it
     return args, kwargs
+
+
+def check_item_arguments(raw_queue: raw_queues.RawQueue, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """The arguments of a task that applies a raw queue's messages, checked as its messages are (raises
+    InvalidMessage naming the item and field): one message, or an array of them, and nothing else. So a corrected
+    body the task would refuse is a 422 at the API, not a task that fails in the worker."""
+    names = [name for name in (raw_queue.item_argument, raw_queue.items_argument) if name]
+    if not names:
+        return
+    shape = f"{raw_queue.task_name} takes one keyword argument, {' or '.join(repr(n) for n in names)}"
+    if args or len(kwargs) != 1 or next(iter(kwargs)) not in names:
+        raise InvalidMessage("invalid_message", f"kwargs: {shape}; got {len(args)} positional and {sorted(kwargs)}",
+                             ("kwargs",))
+    [(name, value)] = kwargs.items()
+    single = name == raw_queue.item_argument
+    items = [value] if single else value
+    if not isinstance(items, list) or not items:
+        raise InvalidMessage("invalid_message", f"kwargs.{name}: a non-empty array of messages", ("kwargs", name))
+    for index, item in enumerate(items):
+        try:
+            raw_queue.task_kwargs(item)
+        except InvalidMessage as exc:
+            where: tuple[str | int, ...] = ("kwargs", name) if single else ("kwargs", name, index)
+            raise InvalidMessage(exc.reason, f"{'.'.join(map(str, where))}: {exc}", (*where, *exc.loc)) from None

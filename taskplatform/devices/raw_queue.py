@@ -20,4 +20,5 @@ def reading_kwargs(body: Any) -> dict[str, Any]:
 
 #: The Raspberry Pi publisher: `queue_declare(queue='rasp_data', durable=True)`.
 RASP_DATA = register(RawQueue(queue=Queue("rasp_data", exchange="", routing_key="rasp_data", durable=True),
-                              task_name=TaskName.DEVICES_UPSERT.value, task_kwargs=reading_kwargs))
+                              task_name=TaskName.DEVICES_UPSERT.value, task_kwargs=reading_kwargs,
+                              item_argument="reading", items_argument="readings"))

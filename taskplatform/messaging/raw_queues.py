@@ -28,6 +28,10 @@ class RawQueue:
     dead_letter_queue: Queue | None = None
     #: name -> (pattern, definition) of the RabbitMQ policies the queue needs.
     policies: Mapping[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    #: The task's keyword arguments for one message and for an array of them (`task_kwargs` gives the first): a
+    #: replayed dead letter of the task itself is checked against them before it is enqueued.
+    item_argument: str | None = None
+    items_argument: str | None = None
 
     @property
     def name(self) -> str:
@@ -57,3 +61,8 @@ def registered() -> tuple[RawQueue, ...]:
 
 def find(name: str) -> RawQueue | None:
     return _REGISTERED.get(name)
+
+
+def for_task(task_name: str) -> RawQueue | None:
+    """The raw queue whose messages `task_name` applies, if any."""
+    return next((raw for raw in _REGISTERED.values() if raw.task_name == task_name), None)

@@ -31,6 +31,7 @@ RAW_SESSIONS = register(RawQueue(
     queue=Queue("raw_sessions", exchange="", routing_key="raw_sessions", durable=True,
                 queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": 5}),
     task_name=TaskName.SESSIONS_PERSIST.value, task_kwargs=session_kwargs,
+    item_argument="session", items_argument="sessions",
     dead_letter_queue=RAW_SESSIONS_DLQ,
     policies={"raw-sessions-dlx": ("^raw_sessions$", {"dead-letter-exchange": "raw_sessions.dlx",
                                                       "dead-letter-routing-key": "raw_sessions"})},

@@ -78,19 +78,25 @@ def test_a_bulk_replay_replays_every_good_letter_and_lists_the_bad_ones(stack: S
 
 
 def test_replaying_a_bad_body_is_a_422_naming_body_and_a_replayed_letter_is_a_409(stack: Stack) -> None:
-    """Catches a 500 when a stored or corrected body is not JSON or has arguments of the wrong shape,
-    a letter replayed twice, and a letter whose replay failed that can no longer be fixed."""
+    """Catches a 500 when a stored or corrected body is not JSON or has arguments of the wrong shape, a body
+    the task would refuse accepted with 202 (the API sees it), a letter replayed twice, and a letter whose
+    replay failed that can no longer be fixed."""
     marker = uuid.uuid4().hex[:8]
     reason = f"single-{marker}"
-    broken = {"id": ""}  # the parser refuses it in the worker: the replay task fails
+    broken = {"id": ""}  # a health check the device parser refuses
+    # A report of a date that does not exist: only the worker finds out (its arguments are the task's own).
+    no_such_day = NewDeadLetter(queue="reports", task_name="reports.daily", reason=reason,
+                                body=json.dumps({"args": [], "kwargs": {"data": "2001-02-30"}}),
+                                error="OperationalError: connection refused", attempts=9)
     ids = _insert(stack, [_task_letter(reason, body) for body in BAD_TASK_BODIES]
-                  + [_task_letter(reason, _task_body(broken))])
+                  + [_task_letter(reason, _task_body(broken)), no_such_day])
     before = stack.api.get("/tarefas", params={"name": "devices.upsert", "limit": 1}).json()["total"]
 
-    for letter_id in ids[:3]:
+    for letter_id in ids[:4]:
         refused = stack.api.post(f"/dead-letters/{letter_id}/replay")
         assert refused.status_code == 422, refused.text
         assert refused.json()["detail"][0]["loc"] == ["body", "body"]
+    assert "kwargs.reading" in refused.json()["detail"][0]["msg"], refused.text  # the broken health check's field
     for corrected in ["not json{", [1, 2, 3], {"args": 5, "kwargs": []}]:
         refused = stack.api.post(f"/dead-letters/{ids[0]}/replay", json={"body": corrected})
         assert refused.status_code == 422, refused.text
@@ -98,15 +104,15 @@ def test_replaying_a_bad_body_is_a_422_naming_body_and_a_replayed_letter_is_a_40
     assert stack.api.get(f"/dead-letters/{ids[0]}").json()["replayed_at"] is None
     assert stack.api.get("/tarefas", params={"name": "devices.upsert", "limit": 1}).json()["total"] == before
 
-    failing = stack.api.post(f"/dead-letters/{ids[3]}/replay")
+    failing = stack.api.post(f"/dead-letters/{ids[4]}/replay")
     assert failing.status_code == 202, failing.text
     assert stack.wait_task(failing.json()["task_id"])["state"] == "FAILURE"
-    fixed = {"id": f"fixed-{marker}", "wifi_status": "connected"}
-    retried = stack.api.post(f"/dead-letters/{ids[3]}/replay", json={"body": _task_body(fixed)})
+    fixed = json.dumps({"args": [], "kwargs": {"data": "2001-02-28"}})
+    retried = stack.api.post(f"/dead-letters/{ids[4]}/replay", json={"body": fixed})
     assert retried.status_code == 202, retried.text  # its last replay failed: it may be replayed again
-    twice = stack.api.post(f"/dead-letters/{ids[3]}/replay", json={"body": _task_body(fixed)})
+    twice = stack.api.post(f"/dead-letters/{ids[4]}/replay", json={"body": fixed})
     assert twice.status_code == 409 and retried.json()["task_id"] in twice.json()["detail"]
-    assert stack.wait_task(retried.json()["task_id"])["state"] == "SUCCESS"
-    assert stack.api.get(f"/devices/fixed-{marker}").json()["wifi_status"] == "connected"
-    assert stack.api.get(f"/dead-letters/{ids[3]}").json()["replay_task_id"] == retried.json()["task_id"]
-    assert stack.api.post(f"/dead-letters/{ids[3]}/replay").status_code == 409
+    record = stack.wait_task(retried.json()["task_id"])
+    assert record["state"] == "SUCCESS" and record["result"]["data"] == "2001-02-28", record
+    assert stack.api.get(f"/dead-letters/{ids[4]}").json()["replay_task_id"] == retried.json()["task_id"]
+    assert stack.api.post(f"/dead-letters/{ids[4]}/replay").status_code == 409
