@@ -79,10 +79,24 @@ def make_engine(url: str, *, timeout_s: int | None = None) -> Engine:
             cursor.close()
 
         return engine
-    connect_args: dict[str, Any] = {}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         connect_args=postgres_connect_args(timeout_s=timeout_s))
+
+
+def postgres_connect_args(*, timeout_s: int | None = None) -> dict[str, Any]:
+    """libpq options of every PostgreSQL connection: one whose server stopped answering (its link cut, its host
+    gone) fails within DATABASE_DEAD_PEER_S instead of the kernel's minutes to hours, so a task retries with backoff
+    and an API request answers. TCP keepalives catch a connection waiting for an answer, TCP_USER_TIMEOUT one whose
+    sent data is not acknowledged, `connect_timeout` a connection attempt. A server busy with a long query still
+    acknowledges both, so neither cuts it short. `timeout_s` (beat) also bounds each attempt and statement."""
+    dead_peer = get_settings().database_dead_peer_s
+    args: dict[str, Any] = {
+        "connect_timeout": max(1, round(timeout_s or dead_peer)), "keepalives": 1,
+        "keepalives_idle": max(1, round(dead_peer / 3)), "keepalives_interval": max(1, round(dead_peer / 6)),
+        "keepalives_count": 3, "tcp_user_timeout": int(dead_peer * 1000)}
     if timeout_s is not None:
-        connect_args = {"connect_timeout": timeout_s, "options": f"-c statement_timeout={timeout_s * 1000}"}
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+        args["options"] = f"-c statement_timeout={timeout_s * 1000}"
+    return args
 
 
 @lru_cache

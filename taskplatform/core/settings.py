@@ -152,6 +152,9 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     celery_status_cache_s: float = Field(default=5.0, ge=0)
     #: How long an inspection waits for workers to answer, in seconds (workers silent longer are not listed).
     celery_status_timeout_s: float = Field(default=1.0, gt=0)
+    #: Seconds a PostgreSQL connection whose server stopped answering may hang before it fails (TCP keepalives,
+    #: TCP_USER_TIMEOUT and the connect timeout: taskplatform/core/db.py).
+    database_dead_peer_s: float = Field(default=15.0, ge=3)
     #: How long an enqueue waits for a free broker connection of the producer pool before answering 503.
     broker_pool_timeout_s: float = Field(default=3.0, gt=0)
     #: Processes of every worker (WORKER_CONCURRENCY); unset: the worker profile chooses

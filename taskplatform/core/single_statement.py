@@ -19,14 +19,15 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from taskplatform.core.db import get_engine, session_scope
+from taskplatform.core.db import get_engine, postgres_connect_args, session_scope
 
 T = TypeVar("T")
 
 
 @lru_cache
 def _autocommit_engine() -> Engine:
-    return create_engine(get_engine().url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=2)
+    return create_engine(get_engine().url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=2,
+                         connect_args=postgres_connect_args())
 
 
 def reset_single_statement_after_fork() -> None:

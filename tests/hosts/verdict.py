@@ -109,6 +109,13 @@ def in_flight_at(db: Engine, stream: CheckinStream, injected: datetime) -> int:
             {"ids": hit, "at": injected}).scalar_one())
 
 
+def retried(db: Engine, task_ids: list[str]) -> int:
+    """Tasks that ran more than once (a second STARTED counted): retried after a fault, or delivered again."""
+    with db.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM task_records WHERE id = ANY(:ids) AND attempts > 1"),
+                                      {"ids": task_ids}).scalar_one())
+
+
 @dataclass
 class Figures:
     name: str
@@ -119,11 +126,12 @@ class Figures:
     before: float
     during: float
     after: float
+    retried: int
 
     def line(self) -> str:
         return (f"fault {self.name}: lost={self.verdict.lost} duplicated={self.verdict.duplicated} "
                 f"recover_s={self.recover_s:.1f} before={self.before:.0f}/s during={self.during:.0f}/s "
-                f"after={self.after:.0f}/s in_flight={self.in_flight}")
+                f"after={self.after:.0f}/s in_flight={self.in_flight} retried={self.retried}")
 
     def problems(self) -> list[str]:
         hit = [] if self.in_flight else ["the fault hit no work in progress (no batch was unfinished when it struck)"]
@@ -139,4 +147,4 @@ def figures(name: str, db: Engine, stream: CheckinStream, *, started: datetime, 
     return Figures(name, verdict, in_flight_at(db, stream, injected), recover, stream.task_ids(),
                    before=stored_per_second(db, stream, started, injected),
                    during=stored_per_second(db, stream, injected, max(restored, injected + timedelta(seconds=1))),
-                   after=stored_per_second(db, stream, restored, ended))
+                   after=stored_per_second(db, stream, restored, ended), retried=retried(db, stream.task_ids()))
