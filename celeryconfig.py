@@ -35,8 +35,12 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_kind == "amqp":
         # The heartbeat is the worker's (Celery's clients send none): how soon the broker notices a cut-off worker
         # host and hands its unacknowledged messages to the others.
+        # Channel errors restart the consumer instead of stopping the worker: when a cluster node dies, the worker's
+        # exclusive control queue (its pidbox) can stay locked by the dead connection for a moment after the worker
+        # has moved to another node, and its declaration there fails with RESOURCE_LOCKED, which Celery otherwise
+        # treats as unrecoverable (make test-hosts, rabbitmq-node-killed: a worker of two exited).
         return {"broker_transport_options": {"confirm_publish": True},
-                "broker_heartbeat": settings.broker_heartbeat}
+                "broker_heartbeat": settings.broker_heartbeat, "broker_channel_error_retry": True}
     if settings.broker_kind == "redis":
         # A message whose worker died comes back after the visibility timeout, at the next
         # sweep; throttle 1 makes the sweep period exactly the configured interval. Workers take

@@ -212,11 +212,16 @@ class TrackedTask(Task):  # type: ignore[misc]
                     record_transition(session=session, task_id=task_id, name=self.name, queue=self._queue(),
                                       state=TaskState.SUCCESS, result=result, finished_at=utcnow(),
                                       runtime_s=self._runtime(), progress=100, error_type=None, error_message=None,
-                                      traceback=None, detail=None)
+                                      traceback=None, detail=self._success_detail())
         except TRANSIENT_ERRORS as exc:
             self._retry_final_write(exc)
         self.request.tp_success_written = True
         return result
+
+    def _success_detail(self) -> dict[str, Any] | None:
+        """The retries it took, on the SUCCESS event: the RETRY events of attempts that met a database outage
+        could not be written then."""
+        return {"retries": self.request.retries} if self.request.retries else None
 
     def _retry_final_write(self, exc: BaseException) -> None:
         """The body ran, its SUCCESS could not be written: run it again later (Celery's retry, with the backoff

@@ -74,4 +74,8 @@ def run_fault(hosts: Hosts, fault: Fault, *, first_student: int, students: int =
         stream.stop()
     ended = datetime.now(UTC)
     wait_all_final(hosts.db, stream.task_ids(), timeout=settle_timeout)
-    return figures(fault.name, hosts.db, stream, started=started, injected=injected, restored=restored, ended=ended)
+    result = figures(fault.name, hosts.db, stream, started=started, injected=injected, restored=restored, ended=ended)
+    # A process that died (a worker that could not rejoin the cluster) leaves the others to do its work: the
+    # verdict would pass and the next fault would run with one host less.
+    result.exited = [f"{name} exited with {code}" for name, code in hosts.supervisor.exited()]
+    return result

@@ -3,7 +3,7 @@ final state or finished twice, and the check-ins stored per second before, durin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
@@ -110,10 +110,13 @@ def in_flight_at(db: Engine, stream: CheckinStream, injected: datetime) -> int:
 
 
 def retried(db: Engine, task_ids: list[str]) -> int:
-    """Tasks that ran more than once (a second STARTED counted): retried after a fault, or delivered again."""
+    """Tasks that ran more than once: a second STARTED counted, or an event saying it was a retry (the final
+    SUCCESS carries its retries: the RETRY and STARTED writes of attempts that met an outage are lost with it)."""
     with db.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM task_records WHERE id = ANY(:ids) AND attempts > 1"),
-                                      {"ids": task_ids}).scalar_one())
+        return int(connection.execute(text(
+            "SELECT count(*) FROM task_records r WHERE r.id = ANY(:ids) AND (r.attempts > 1 OR EXISTS ("
+            "SELECT FROM task_events e WHERE e.task_id = r.id AND (e.detail->>'retries')::int > 0))"),
+            {"ids": task_ids}).scalar_one())
 
 
 @dataclass
@@ -127,6 +130,7 @@ class Figures:
     during: float
     after: float
     retried: int
+    exited: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"fault {self.name}: lost={self.verdict.lost} duplicated={self.verdict.duplicated} "
@@ -135,7 +139,7 @@ class Figures:
 
     def problems(self) -> list[str]:
         hit = [] if self.in_flight else ["the fault hit no work in progress (no batch was unfinished when it struck)"]
-        return hit + self.verdict.problems()
+        return hit + self.exited + self.verdict.problems()
 
 
 def figures(name: str, db: Engine, stream: CheckinStream, *, started: datetime, injected: datetime,
