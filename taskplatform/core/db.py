@@ -60,7 +60,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, timeout_s: int | None = None) -> Engine:
+#: DATABASE_DEAD_PEER_S's default, for engines made outside the settings (benchmarks, test set-up).
+DEFAULT_DEAD_PEER_S = 15.0
+
+
+def make_engine(url: str, *, timeout_s: int | None = None, dead_peer_s: float = DEFAULT_DEAD_PEER_S) -> Engine:
     """An engine with the pragmas and pool options this platform relies on. `timeout_s` (PostgreSQL) bounds each
     connection attempt and each statement, for a caller that must not hang on an unreachable database (beat)."""
     if url.startswith("postgresql://"):
@@ -80,16 +84,18 @@ def make_engine(url: str, *, timeout_s: int | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         connect_args=postgres_connect_args(timeout_s=timeout_s))
+                         connect_args=postgres_connect_args(dead_peer_s=dead_peer_s, timeout_s=timeout_s))
 
 
-def postgres_connect_args(*, timeout_s: int | None = None) -> dict[str, Any]:
+def postgres_connect_args(*, dead_peer_s: float, timeout_s: int | None = None) -> dict[str, Any]:
     """libpq options of every PostgreSQL connection: one whose server stopped answering (its link cut, its host
     gone) fails within DATABASE_DEAD_PEER_S instead of the kernel's minutes to hours, so a task retries with backoff
     and an API request answers. TCP keepalives catch a connection waiting for an answer, TCP_USER_TIMEOUT one whose
     sent data is not acknowledged, `connect_timeout` a connection attempt. A server busy with a long query still
-    acknowledges both, so neither cuts it short. `timeout_s` (beat) also bounds each attempt and statement."""
-    dead_peer = get_settings().database_dead_peer_s
+    acknowledges both, so neither cuts it short. `timeout_s` (beat) also bounds each attempt and statement.
+    The value is passed in, never read here: an engine made for another database (a benchmark's scratch one) must
+    not load and cache the settings before the caller has set its environment."""
+    dead_peer = dead_peer_s
     args: dict[str, Any] = {
         "connect_timeout": max(1, round(timeout_s or dead_peer)), "keepalives": 1,
         "keepalives_idle": max(1, round(dead_peer / 3)), "keepalives_interval": max(1, round(dead_peer / 6)),
@@ -101,7 +107,8 @@ def postgres_connect_args(*, timeout_s: int | None = None) -> dict[str, Any]:
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().effective_database_url)
+    settings = get_settings()
+    return make_engine(settings.effective_database_url, dead_peer_s=settings.database_dead_peer_s)
 
 
 @lru_cache

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from taskplatform.core.db import get_engine, postgres_connect_args, session_scope
+from taskplatform.core.settings import get_settings
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ T = TypeVar("T")
 @lru_cache
 def _autocommit_engine() -> Engine:
     return create_engine(get_engine().url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=2,
-                         connect_args=postgres_connect_args())
+                         connect_args=postgres_connect_args(dead_peer_s=get_settings().database_dead_peer_s))
 
 
 def reset_single_statement_after_fork() -> None:
