@@ -28,14 +28,20 @@ def _devices(stack: Stack, raspberry_id: str) -> int:
                                   .where(DeviceStatus.raspberry_id == raspberry_id)) or 0)
 
 
-def test_a_worker_killed_after_a_short_tasks_effect_and_before_its_success_loses_nothing(stack: Stack,
-                                                                                         tmp_path: Path) -> None:
+def _held_task(stack: Stack, tmp_path: Path, name: str, prefix: str) -> tuple[Path, str, str]:
+    """The hold file (present: the task holds after its effect), a fresh device id and the id of the task's QUEUED
+    record, written as the API writes it."""
     hold = tmp_path / "hold"
     hold.touch()
-    raspberry_id = f"pi-kill-{uuid.uuid4().hex[:8]}"
     task_id = str(uuid.uuid4())
     with Session(stack.engine) as session, session.begin():
-        assert create_task_record(session=session, task_id=task_id, name=HOLD_AFTER_EFFECT, queue="devices")
+        assert create_task_record(session=session, task_id=task_id, name=name, queue="devices")
+    return hold, f"{prefix}-{uuid.uuid4().hex[:8]}", task_id
+
+
+def test_a_worker_killed_after_a_short_tasks_effect_and_before_its_success_loses_nothing(stack: Stack,
+                                                                                         tmp_path: Path) -> None:
+    hold, raspberry_id, task_id = _held_task(stack, tmp_path, HOLD_AFTER_EFFECT, "pi-kill")
     stack.stop_worker()
     try:
         stack.start_worker(queues=("devices",), args=FAULT_TASKS, TEST_HOLD_FILE=str(hold))
@@ -70,12 +76,7 @@ def test_a_success_that_meets_a_database_outage_is_retried_until_written(stack: 
     holds after its effect."""
     if stack.engine.dialect.name != "postgresql":
         pytest.skip("the outage is a TCP link cut between the worker and PostgreSQL; SQLite has no link")
-    hold = tmp_path / "hold"
-    hold.touch()
-    raspberry_id = f"pi-outage-{uuid.uuid4().hex[:8]}"
-    task_id = str(uuid.uuid4())
-    with Session(stack.engine) as session, session.begin():
-        assert create_task_record(session=session, task_id=task_id, name=name, queue="devices")
+    hold, raspberry_id, task_id = _held_task(stack, tmp_path, name, "pi-outage")
     database = make_url(stack.env["DATABASE_URL"])
     log = stack.supervisor.log_dir / "worker.log"  # type: ignore[operator]
     with TcpProxy(database.host or "127.0.0.1", database.port or 5432) as link:
