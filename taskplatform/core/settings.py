@@ -143,6 +143,10 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     #: Redis only: a task still QUEUED this many seconds after it was enqueued is published again, once
     #: (its message may have been lost with a killed worker; taskplatform/ledger/redelivery.py).
     task_redeliver_after: float = Field(default=900.0, gt=0)
+    #: Short tasks' SUCCESS written by the worker's main process, many in one statement, each message acknowledged
+    #: after its commit (taskplatform/ledger/final_states.py; prefork pool on PostgreSQL). false: each pool
+    #: process writes its own.
+    ledger_batched_final_states: bool = True
     #: Days a finished task's record (and its events) stays in the ledger; 0 keeps them forever.
     task_retention_days: int = Field(default=30, ge=0)
     #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.

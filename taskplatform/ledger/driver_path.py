@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from taskplatform.ledger.one_statement import CREATE, FINISH
+from taskplatform.ledger.one_statement import CREATE, CREATE_MANY, FINISH, FINISH_MANY
 
 
 def _driver_style(sql: str) -> str:
@@ -25,8 +25,11 @@ def _driver_style(sql: str) -> str:
 
 
 _STATE_SQL = "SELECT state FROM task_records WHERE id = %(id)s"
+_STATES_SQL = "SELECT id, state FROM task_records WHERE id = ANY(%(ids)s)"
 _CREATE_SQL = _driver_style(CREATE)
+_CREATE_MANY_SQL = _driver_style(CREATE_MANY)
 _FINISH_SQL = _driver_style(FINISH)
+_FINISH_MANY_SQL = _driver_style(FINISH_MANY)
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -37,6 +40,11 @@ def _json(value: Any) -> Jsonb | None:
 def state_of(connection: Connection[Any], task_id: str) -> str | None:
     row = connection.execute(_STATE_SQL, {"id": task_id}).fetchone()
     return None if row is None else str(row[0])
+
+
+def states_of(connection: Connection[Any], task_ids: list[str]) -> dict[str, str]:
+    """The states of the records of these tasks (a task without a record is left out)."""
+    return {str(task_id): str(state) for task_id, state in connection.execute(_STATES_SQL, {"ids": task_ids})}
 
 
 def finish_short(connection: Connection[Any], *, task_id: str, name: str, queue: str | None, now: datetime,
@@ -54,3 +62,15 @@ def create_queued(connection: Connection[Any], *, values: dict[str, Any]) -> boo
     statement's parameters, the JSON ones as Python values."""
     params = {**values, **{key: _json(values[key]) for key in ("params", "message", "arguments")}}
     return connection.execute(_CREATE_SQL, params).fetchone() is not None
+
+
+def finish_many(connection: Connection[Any], *, rows: str, now: datetime) -> list[str]:
+    """Many short tasks' SUCCESS (`one_statement.FINISH_MANY`; `rows` a JSON array) in one statement, autocommit:
+    the ids written, the others held (CANCELED, or an earlier SUCCESS)."""
+    return [str(row[0]) for row in connection.execute(_FINISH_MANY_SQL, {"rows": rows, "now": now})]
+
+
+def create_queued_many(connection: Connection[Any], *, rows: str, now: datetime) -> None:
+    """QUEUED records without an Idempotency-Key (`one_statement.CREATE_MANY`; `rows` a JSON array) in one
+    statement, autocommit."""
+    connection.execute(_CREATE_MANY_SQL, {"rows": rows, "now": now})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from celery.canvas import Signature
@@ -15,6 +17,7 @@ from taskplatform.core.settings import get_settings
 from taskplatform.core.single_statement import run_on_driver, single_statement_capable
 from taskplatform.ledger import driver_path
 from taskplatform.ledger.cancellation import arguments_to_keep
+from taskplatform.ledger.group_commit import GroupCommit
 from taskplatform.ledger.idempotency import ScopedKey
 from taskplatform.ledger.records import TaskState, create_task_record, delete_task_record, find_by_idempotency_key
 from taskplatform.messaging.publish import publish
@@ -60,13 +63,11 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
     arguments = arguments_to_keep(list(signature.args), dict(signature.kwargs))
     if idempotency is None and not session.in_transaction() and single_statement_capable():
         # Nothing to claim, and no work of the caller's to commit with it (a dead letter's claim is): the record
-        # is one statement in
-        # autocommit on an unpinged pooled connection, one round trip where the session spends four (ping,
-        # BEGIN, the statement, COMMIT). It commits before the publish all the same.
-        values = {"id": task_id, "name": name, "queue": queue, "params": params, "now": utcnow(), "message": message,
-                  "idempotency_key": None, "idempotency_scope": None, "request_hash": None,
-                  "arguments": arguments, "rerun_of": rerun_of}
-        run_on_driver(lambda connection: driver_path.create_queued(connection, values=values))
+        # is one statement in autocommit on an unpinged pooled connection, one round trip where the session
+        # spends four (ping, BEGIN, the statement, COMMIT). It commits before the publish all the same.
+        # Concurrent callers of this process (API requests, producer threads) share one statement and commit.
+        _queued_records().submit(json.dumps({"id": task_id, "name": name, "queue": queue, "params": params,
+                                             "message": message, "arguments": arguments, "rerun_of": rerun_of}))
         return _publish_or_withdraw(session, signature, task_id, queue)
     for _ in range(_CLAIM_ATTEMPTS):
         if idempotency is not None:
@@ -84,6 +85,17 @@ def enqueue_tracked(*, session: Session, signature: Signature, params: dict[str,
     else:
         raise PublishFailed(f"could not claim the Idempotency-Key for {name}; retry the request")
     return _publish_or_withdraw(session, signature, task_id, queue)
+
+
+def _write_queued(rows: list[str]) -> None:
+    batch = "[" + ",".join(rows) + "]"
+    run_on_driver(lambda connection: driver_path.create_queued_many(connection, rows=batch, now=utcnow()))
+
+
+@cache
+def _queued_records() -> GroupCommit[str]:
+    """The process's group commit of QUEUED records (`group_commit.py`): rows as JSON text."""
+    return GroupCommit(_write_queued)
 
 
 def _publish_or_withdraw(session: Session, signature: Signature, task_id: str, queue: str) -> Enqueued:

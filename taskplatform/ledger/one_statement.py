@@ -29,19 +29,41 @@ record AS (
 INSERT INTO task_events (task_id, state, at) SELECT id, 'QUEUED', :now FROM record, settings RETURNING task_id
 """
 
-#: Shared with the portable version: the record's half of a short task's SUCCESS.
-FINISH_RECORD = """
-INSERT INTO task_records (id, name, queue, state, attempts, created_at, updated_at, started_at, finished_at,
-                          runtime_s, progress, result)
-VALUES (:id, :name, :queue, 'SUCCESS', 1, :now, :now, :started_at, :now, :runtime_s, 100, :result)
-ON CONFLICT (id) DO UPDATE SET
+#: CREATE for many tasks without an Idempotency-Key in one statement (`enqueue.py`'s group commit): `rows` is a
+#: JSON array of {id, name, queue, params, message, arguments, rerun_of}.
+CREATE_MANY = """
+WITH settings AS (SELECT set_config('synchronous_commit', 'off', true)),
+input AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS t(id varchar, name varchar, queue varchar, params jsonb, message jsonb, arguments jsonb, rerun_of varchar)
+),
+record AS (
+    INSERT INTO task_records (id, name, queue, state, params, attempts, created_at, updated_at, message, arguments,
+                              rerun_of)
+    SELECT id, name, queue, 'QUEUED', params, 0, :now, :now, message, arguments, rerun_of FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+INSERT INTO task_events (task_id, state, at) SELECT id, 'QUEUED', :now FROM record, settings RETURNING task_id
+"""
+
+#: A short task's SUCCESS over its record, unless the record is held: cancelled before the task started, or
+#: already SUCCESS (an earlier run of the same message).
+_SUCCESS_UNLESS_HELD = """ON CONFLICT (id) DO UPDATE SET
     state = 'SUCCESS', attempts = task_records.attempts + 1, updated_at = excluded.updated_at,
     started_at = excluded.started_at, finished_at = excluded.finished_at, runtime_s = excluded.runtime_s,
     progress = 100, result = excluded.result, error_type = NULL, error_message = NULL, traceback = NULL,
     message = NULL
 WHERE (task_records.state <> 'CANCELED' OR task_records.canceled_at >= excluded.started_at)
     AND task_records.state <> 'SUCCESS'
-RETURNING state
+RETURNING"""
+
+#: Shared with the portable version: the record's half of a short task's SUCCESS.
+FINISH_RECORD = f"""
+INSERT INTO task_records (id, name, queue, state, attempts, created_at, updated_at, started_at, finished_at,
+                          runtime_s, progress, result)
+VALUES (:id, :name, :queue, 'SUCCESS', 1, :now, :now, :started_at, :now, :runtime_s, 100, :result)
+{_SUCCESS_UNLESS_HELD} state
 """
 
 FINISH = f"""
@@ -63,3 +85,26 @@ def finish_statement() -> TextClause:
     return text(FINISH).bindparams(bindparam("result", type_=JSON().with_variant(JSONB(), "postgresql")),
                                     bindparam("started_detail", type_=_NULLABLE_JSON),
                                     bindparam("now", type_=UTCDateTime()), bindparam("started_at", type_=UTCDateTime()))
+
+#: Many short tasks' SUCCESS in one statement (the worker's main process, `final_states.py`): `rows` is a JSON
+#: array of {id, name, queue, started_at, runtime_s, result, started_detail}. The same rules as FINISH_RECORD, row
+#: by row; a task listed twice (a message delivered again while the first run's row waited) is written once.
+#: Returns the ids written; the others were held (CANCELED, or an earlier SUCCESS).
+FINISH_MANY = f"""
+WITH input AS (
+    SELECT DISTINCT ON (id) * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS t(id varchar, name varchar, queue varchar, started_at timestamptz, runtime_s float8, result jsonb,
+             started_detail jsonb)
+    ORDER BY id
+), record AS (
+    INSERT INTO task_records (id, name, queue, state, attempts, created_at, updated_at, started_at, finished_at,
+                              runtime_s, progress, result)
+    SELECT id, name, queue, 'SUCCESS', 1, :now, :now, started_at, :now, runtime_s, 100, result FROM input
+    {_SUCCESS_UNLESS_HELD} id
+), events AS (
+    INSERT INTO task_events (task_id, state, at, detail)
+    SELECT input.id, 'STARTED', input.started_at, input.started_detail FROM input JOIN record USING (id)
+    UNION ALL SELECT id, 'SUCCESS', :now, NULL FROM record
+)
+SELECT id FROM record
+"""

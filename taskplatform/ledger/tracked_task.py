@@ -19,7 +19,7 @@ from taskplatform.core.errors import TRANSIENT_ERRORS
 from taskplatform.core.settings import get_settings
 from taskplatform.core.single_statement import run_on_driver, run_single_statement, single_statement_capable
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
-from taskplatform.ledger import driver_path
+from taskplatform.ledger import driver_path, final_states
 from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
 from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
 from taskplatform.ledger.short_path import finish_short, state_of
@@ -58,6 +58,10 @@ class TrackedTask(Task):  # type: ignore[misc]
     #: points: they take the ledger's short path (taskplatform/ledger/short_path.py), one read before the body and
     #: one write after it, instead of two writes.
     ledger_started = True
+    #: Holds a short task's acknowledgement until its row, written by the main process, is committed.
+    Request = "taskplatform.ledger.final_states_step:FinalStateRequest"
+    #: Has a short task's state read by the main process, with other tasks', before it goes to the pool.
+    Strategy = "taskplatform.ledger.final_states_step:strategy"
 
     @classmethod
     def on_bound(cls, app: Any) -> None:
@@ -137,7 +141,8 @@ class TrackedTask(Task):  # type: ignore[misc]
         self.request.tp_started_at = utcnow()
         logger.info("task started: %s id=%s retries=%s", self.name, task_id, self.request.retries)
         if self._short():
-            state = self._read_state(task_id)
+            # tp_checked: the worker's main process read the state, with other tasks' (final_states.py)
+            state = None if getattr(self.request, "tp_checked", False) else self._read_state(task_id)
         else:
             state = self._record(task_id, TaskState.STARTED, started_at=self.request.tp_started_at, finished_at=None,
                                  detail=self._started_detail())
@@ -234,6 +239,11 @@ class TrackedTask(Task):  # type: ignore[misc]
 
     def _finish_short(self, task_id: str, retval: Any, started_at: datetime) -> None:
         runtime, queue, detail = self._runtime(), self._queue(), self._started_detail()
+        if final_states.send(task_id, {"id": task_id, "name": self.name, "queue": queue,
+                                       "started_at": started_at.isoformat(), "runtime_s": runtime, "result": retval,
+                                       "started_detail": detail}):
+            self.request.tp_final_sent = True
+            return  # the main process writes it, with others, and acknowledges the message after the commit
         if single_statement_capable():
             held = run_on_driver(lambda connection: driver_path.finish_short(
                 connection, task_id=task_id, name=self.name, queue=queue, now=utcnow(), started_at=started_at,
