@@ -147,6 +147,9 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     #: after its commit (taskplatform/ledger/final_states.py; prefork pool on PostgreSQL). false: each pool
     #: process writes its own.
     ledger_batched_final_states: bool = True
+    #: ...and under load, at most one such read and one write every this many milliseconds: the tasks that arrive
+    #: meanwhile share them (after a quiet spell the first goes at once). 0: as soon as the last one returned.
+    ledger_batch_window_ms: float = Field(default=10.0, ge=0, le=1000)
     #: Days a finished task's record (and its events) stays in the ledger; 0 keeps them forever.
     task_retention_days: int = Field(default=30, ge=0)
     #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.
@@ -169,7 +172,7 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     worker_short_concurrency: int | None = Field(default=None, ge=1)
     #: Messages reserved per worker process by a worker that consumes only short-task queues
     #: (taskplatform/messaging/worker_profiles.py); any other worker reserves one.
-    worker_short_prefetch: int = Field(default=8, ge=1, le=1000)
+    worker_short_prefetch: int = Field(default=16, ge=1, le=1000)
     #: Worker liveness (taskplatform/messaging/liveness.py): each worker's consumer loop writes its progress to a
     #: file in this folder every `worker_liveness_interval_s`; the probe calls a worker stuck once it has taken no
     #: message for `worker_liveness_stale_after_s` while one of its queues holds ready messages.

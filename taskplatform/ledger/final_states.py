@@ -53,9 +53,10 @@ class FinalStateWriter:
     `drain`, `hold` and `acknowledge_committed` run on the worker's own thread (channels are not thread-safe)."""
 
     def __init__(self, write_batch: WriteBatch, read_states: ReadStates, on_checked: OnChecked, *,
-                 max_batch: int = MAX_BATCH) -> None:
+                 max_batch: int = MAX_BATCH, window_s: float = 0.0) -> None:
         self.write_batch, self.read_states, self.on_checked = write_batch, read_states, on_checked
-        self.max_batch = max_batch
+        self.max_batch, self.window_s = max_batch, window_s
+        self._round_at = 0.0
         self.row_r, self.row_w = os.pipe()
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.row_r, self.wake_r, self.wake_w):
@@ -166,6 +167,13 @@ class FinalStateWriter:
             with self._lock:
                 while not (self._pending or self._to_check or self._calls or self._stopping):
                     self._lock.wait()
+                # Under load, one round per window: what arrives meanwhile shares it (after a quiet spell the
+                # round starts at once).
+                until = self._round_at + self.window_s
+                while (not self._stopping and len(self._pending) + len(self._to_check) < self.max_batch
+                       and (now := time.monotonic()) < until):
+                    self._lock.wait(until - now)
+                self._round_at = time.monotonic()
                 if self._stopping and not self._pending:
                     return
                 checks = list(self._to_check.items())[:self.max_batch]

@@ -98,9 +98,11 @@ class FinalStatesStep(bootsteps.StartStopStep):  # type: ignore[misc]
     def __init__(self, w: Any, **kwargs: Any) -> None:
         super().__init__(w, **kwargs)
         self.writer: FinalStateWriter | None = None
-        if (get_settings().ledger_batched_final_states and getattr(w, "use_eventloop", False) and _prefork(w)
+        settings = get_settings()
+        if (settings.ledger_batched_final_states and getattr(w, "use_eventloop", False) and _prefork(w)
                 and single_statement_capable()):
-            self.writer = FinalStateWriter(write_batch, read_states, on_checked)
+            self.writer = FinalStateWriter(write_batch, read_states, on_checked,
+                                           window_s=settings.ledger_batch_window_ms / 1000)
             install(self.writer)
 
     def include_if(self, w: Any) -> bool:

@@ -130,3 +130,22 @@ def test_a_pool_process_writes_through_the_inherited_pipe(writer: FinalStateWrit
     assert os.waitpid(pid, 0)[1] == 0
     assert writer.hold("forked", lambda: acked.append("forked"))
     _worker_turn(writer, lambda: acked == ["forked"])
+
+
+def test_under_load_one_round_per_window_and_the_rows_of_a_window_share_it(database: Database) -> None:
+    acked: list[str] = []
+    writer = FinalStateWriter(database.write, database.read, lambda item, state: None, window_s=0.3)
+    final_states.install(writer)
+    writer.start()
+    try:
+        assert final_states.send("first", {"id": "first"})  # after a quiet spell: written at once
+        assert writer.hold("first", functools.partial(acked.append, "first"))
+        _worker_turn(writer, lambda: acked == ["first"], timeout=0.25)
+        for n in range(5):  # within the window that the first round opened
+            assert final_states.send(f"t{n}", {"id": f"t{n}"})
+            assert writer.hold(f"t{n}", functools.partial(acked.append, f"t{n}"))
+        _worker_turn(writer, lambda: len(acked) == 6)
+        assert [len(batch) for batch in database.batches] == [1, 5]
+    finally:
+        writer.stop()
+        final_states.install(None)
