@@ -55,12 +55,12 @@ print(json.dumps([worker.concurrency, worker.prefetch_multiplier, worker.max_tas
 
 
 @pytest.mark.parametrize(("options", "env", "expected"), [
-    ({"queues": ["devices"]}, {}, [2 * cpu_budget(use_cgroup_quota=True).count, 8, 100_000]),
-    ({"queues": ["devices"]}, {"WORKER_SHORT_CONCURRENCY": "3"}, [3, 8, 100_000]),
+    ({"queues": ["devices"]}, {}, [2 * cpu_budget(use_cgroup_quota=True).count, 16, 100_000]),
+    ({"queues": ["devices"]}, {"WORKER_SHORT_CONCURRENCY": "3"}, [3, 16, 100_000]),
     ({"queues": ["devices", "reports"]}, {}, [2, 1, 1000]),
-    ({"queues": ["devices"]}, {"WORKER_CONCURRENCY": "1"}, [1, 8, 100_000]),  # the setting wins over the profile
-    ({"queues": ["devices"], "concurrency": 5}, {"WORKER_CONCURRENCY": "1"}, [5, 8, 100_000]),  # -c over both
-    ({"queues": ["devices"], "max_tasks_per_child": 50}, {}, [2 * cpu_budget(use_cgroup_quota=True).count, 8, 50]),
+    ({"queues": ["devices"]}, {"WORKER_CONCURRENCY": "1"}, [1, 16, 100_000]),  # the setting wins over the profile
+    ({"queues": ["devices"], "concurrency": 5}, {"WORKER_CONCURRENCY": "1"}, [5, 16, 100_000]),  # -c over both
+    ({"queues": ["devices"], "max_tasks_per_child": 50}, {}, [2 * cpu_budget(use_cgroup_quota=True).count, 16, 50]),
 ])
 def test_a_worker_built_by_celery_takes_its_profile(options: dict[str, Any], env: dict[str, str],
                                                     expected: list[int]) -> None:
