@@ -88,8 +88,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_concurrency": settings.worker_concurrency or "auto",
         "worker_max_tasks_per_child": 1000,
         # Celery's consumer, but native delayed delivery is set up through one node of a cluster, not each in turn
-        # (a dead node held every task back for 17 s after a failover: taskplatform/messaging/delayed_delivery.py).
-        "worker_consumer": "taskplatform.messaging.delayed_delivery:Consumer",
+        # (a dead node held every task back for 17 s after a failover), and monitoring events are published without
+        # confirms (taskplatform/messaging/worker_consumer.py).
+        "worker_consumer": "taskplatform.messaging.worker_consumer:Consumer",
         "task_queues": queues.build_task_queues(settings.broker_kind),
         "task_routes": queues.task_routes(),
         "task_default_queue": "checkins",

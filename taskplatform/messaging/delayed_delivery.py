@@ -15,7 +15,6 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.consumer.delayed_delivery import DelayedDelivery
 from kombu.utils.url import maybe_sanitize_url
 
@@ -47,11 +46,3 @@ class ClusterDelayedDelivery(DelayedDelivery):  # type: ignore[misc]  # Celery i
             except Exception as exc:  # the next node may answer; every failure is logged below if none does
                 failures.append(f"{maybe_sanitize_url(url)}: {exc}")
         logger.critical("Native delayed delivery is not set up: no broker node accepted it (%s)", "; ".join(failures))
-
-
-class Consumer(CeleryConsumer):  # type: ignore[misc]  # Celery is untyped
-    """Celery's consumer with `ClusterDelayedDelivery` in place of Celery's step (the `worker_consumer` setting)."""
-
-    class Blueprint(CeleryConsumer.Blueprint):  # type: ignore[misc]
-        default_steps = [f"{__name__}:ClusterDelayedDelivery" if step == CELERY_STEP else step
-                         for step in CeleryConsumer.Blueprint.default_steps]

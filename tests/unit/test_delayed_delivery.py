@@ -6,13 +6,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from celery import Celery
 
-from taskplatform.messaging.delayed_delivery import (
-    CELERY_STEP,
-    ClusterDelayedDelivery,
-    Consumer,
-    urls_in_trying_order,
-)
+from taskplatform.messaging.delayed_delivery import CELERY_STEP, ClusterDelayedDelivery, urls_in_trying_order
+from taskplatform.messaging.worker_consumer import Consumer
 
 URLS = "amqp://u:p@10.0.0.1:5672//;amqp://u:p@10.0.0.2:5672//;amqp://u:p@10.0.0.3:5672//"
 
@@ -47,3 +44,14 @@ def test_a_dead_node_is_tried_once_and_the_first_node_that_answers_ends_the_setu
     step = ClusterDelayedDelivery.__new__(ClusterDelayedDelivery)
     step.start(consumer)
     assert tried == ["amqp://u:p@10.0.0.1:5672//", "amqp://u:p@10.0.0.2:5672//"]
+
+
+def test_the_workers_monitoring_events_wait_for_no_publisher_confirm() -> None:
+    """Task messages are published with confirms; the worker's events (Celery's `Events` step, the consumer's only
+    caller of `connection_for_write`) are not, so its own thread never waits for a broker round trip per flush."""
+    app = Celery("confirms", broker="amqp://guest:guest@127.0.0.1:1//")
+    app.conf.broker_transport_options = {"confirm_publish": True, "max_retries": 1}
+    consumer = SimpleNamespace(app=app, ensure_connected=lambda connection: connection)
+    events = Consumer.connection_for_write(consumer, heartbeat=4)
+    assert events.transport_options == {"confirm_publish": False, "max_retries": 1}
+    assert app.connection_for_write().transport_options["confirm_publish"] is True
