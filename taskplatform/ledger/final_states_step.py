@@ -17,7 +17,8 @@ from taskplatform.core.settings import get_settings
 from taskplatform.core.single_statement import run_on_driver, single_statement_capable
 from taskplatform.ledger import driver_path
 from taskplatform.ledger.cancellation import finish_canceled
-from taskplatform.ledger.final_states import FinalStateWriter, install, installed
+from taskplatform.ledger.final_state_writer import FinalStateWriter
+from taskplatform.ledger.final_states import install, installed
 from taskplatform.ledger.records import CANCEL_STATES, TaskState
 
 logger = logging.getLogger("taskplatform.ledger.final_states")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
 from celery import Task
-from celery.backends.base import DisabledBackend
 from celery.utils.time import get_exponential_backoff_interval
 
 from taskplatform.core.db import session_scope, utcnow
@@ -20,15 +18,15 @@ from taskplatform.core.settings import get_settings
 from taskplatform.core.single_statement import run_on_driver, run_single_statement, single_statement_capable
 from taskplatform.dead_letters.store import NewDeadLetter, record_dead_letters
 from taskplatform.ledger import driver_path, final_states
-from taskplatform.ledger.cancellation import TaskCanceled, finish_canceled, is_canceling
-from taskplatform.ledger.records import CANCEL_STATES, TaskState, record_transition
+from taskplatform.ledger.progress_points import ProgressPoints
+from taskplatform.ledger.records import TaskState, record_transition
 from taskplatform.ledger.short_path import finish_short, state_of
 from taskplatform.messaging.queues import queue_for
 
 logger = logging.getLogger("taskplatform.tasks")
 
 
-class TrackedTask(Task):  # type: ignore[misc]
+class TrackedTask(ProgressPoints, Task):  # type: ignore[misc]
     """Celery task base class, installed app-wide with `Celery(task_cls=...)`.
 
     Its hooks record STARTED, RETRY, PROGRESS, SUCCESS and FAILURE in `task_records`
@@ -84,47 +82,6 @@ class TrackedTask(Task):  # type: ignore[misc]
         except Exception:
             logger.exception("ledger write failed: task=%s id=%s state=%s", self.name, task_id, state)
             return None
-
-    def _stop_canceled(self, task_id: str, state: str | None, reason: str) -> None:
-        """Raise `TaskCanceled` if the ledger says this task was cancelled, first moving CANCELING to CANCELED."""
-        if state not in CANCEL_STATES:
-            return
-        if state == TaskState.CANCELING:
-            try:
-                with session_scope() as session:
-                    finish_canceled(session=session, task_id=task_id, reason=reason)
-            except Exception:  # the record stays CANCELING; a redelivery would stop it again
-                logger.exception("ledger write failed: task=%s id=%s state=CANCELED", self.name, task_id)
-        logger.info("task canceled: %s id=%s (%s)", self.name, task_id, reason)
-        raise TaskCanceled(reason)
-
-    def _canceling(self) -> bool:
-        task_id = self.request.id
-        if not self.tracked or not task_id:
-            return False
-        try:
-            with session_scope() as session:
-                return is_canceling(session=session, task_id=task_id)
-        except Exception:
-            logger.exception("ledger read failed: task=%s id=%s", self.name, task_id)
-            return False
-
-    def cancel_probe(self, every_s: float = 0.5) -> Callable[[], bool]:
-        """For loops too tight for a ledger read each turn (tokens): a check that is True once the task was asked
-        to stop, reading the ledger at most every `every_s` seconds. Follow it with `stop_if_canceled()`."""
-        seen = {"at": time.monotonic(), "canceling": False}
-
-        def canceling() -> bool:
-            if not seen["canceling"] and time.monotonic() - seen["at"] >= every_s:
-                seen.update(at=time.monotonic(), canceling=self._canceling())
-            return bool(seen["canceling"])
-
-        return canceling
-
-    def stop_if_canceled(self) -> None:
-        """A progress point without progress to report (between tokens, say): stop if the task was cancelled."""
-        if self._canceling():
-            self._stop_canceled(self.request.id, TaskState.CANCELING, "canceled while running")
 
     def _queue(self) -> str | None:
         info = getattr(self.request, "delivery_info", None) or {}
@@ -269,19 +226,3 @@ class TrackedTask(Task):  # type: ignore[misc]
                     body=json.dumps({"args": list(args), "kwargs": kwargs}, default=str))])
         except Exception:
             logger.exception("could not store task %s id=%s as a dead letter", self.name, self.request.id)
-
-    def report_progress(self, percent: int, message: str) -> None:
-        """Record progress (0-100 and a stage) visible at `/tarefa/{id}`; a progress point: raises `TaskCanceled`
-        if the task was cancelled."""
-        self.update_state(state=TaskState.PROGRESS, meta={"percent": percent, "message": message})
-
-    def update_state(self, task_id: str | None = None, state: str | None = None, meta: dict[str, Any] | None = None,
-                     **kwargs: Any) -> None:
-        task_id = task_id or self.request.id
-        if state == TaskState.PROGRESS and task_id:
-            meta = meta or {}
-            state = self._record(task_id, TaskState.PROGRESS, progress=meta.get("percent"),
-                                 progress_message=meta.get("message"), detail=meta)
-            self._stop_canceled(task_id, state, f"canceled at {meta.get('percent')}%: {meta.get('message')}")
-        if not isinstance(self.backend, DisabledBackend):
-            super().update_state(task_id=task_id, state=state, meta=meta, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from taskplatform.ledger import final_states
-from taskplatform.ledger.final_states import FinalStateWriter
+from taskplatform.ledger.final_state_writer import FinalStateWriter
 
 
 class Database:
