@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +16,8 @@ from taskplatform.core.production import production_problems
 from taskplatform.core.settings_access import AccessSettings
 from taskplatform.core.settings_devices import DeviceSettings
 from taskplatform.core.settings_limits import LimitSettings
+from taskplatform.core.settings_tasks import TaskSettings
+from taskplatform.core.settings_workers import WorkerSettings
 
 _REFUSAL = "refusing to start in production: "
 
@@ -40,7 +41,7 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
+class Settings(AccessSettings, LimitSettings, DeviceSettings, TaskSettings, WorkerSettings, BaseSettings):
     """Every setting of the platform, from the environment or `.env`.
 
     The seeds' variable names are accepted too: `RABBITMQ_HOST/PORT/USER/PASSWORD`,
@@ -135,50 +136,11 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
 
     #: Largest accepted `/checkin/batch` body.
     checkin_batch_max: int = 10_000
-    #: Default hard and soft time limits of a task, in seconds.
-    task_time_limit: int = 1800
-    task_soft_time_limit: int = 1500
-    #: Attempts for transient faults (broker, database, object store unavailable).
-    task_max_retries: int = 8
-    #: Redis only: a task still QUEUED this many seconds after it was enqueued is published again, once
-    #: (its message may have been lost with a killed worker; taskplatform/ledger/redelivery.py).
-    task_redeliver_after: float = Field(default=900.0, gt=0)
-    #: Short tasks' SUCCESS written by the worker's main process, many in one statement, each message acknowledged
-    #: after its commit (taskplatform/ledger/final_states.py; prefork pool on PostgreSQL). false: each pool
-    #: process writes its own.
-    ledger_batched_final_states: bool = True
-    #: ...and under load, at most one such read and one write every this many milliseconds: the tasks that arrive
-    #: meanwhile share them (after a quiet spell the first goes at once). 0: as soon as the last one returned.
-    ledger_batch_window_ms: float = Field(default=10.0, ge=0, le=1000)
-    #: Days a finished task's record (and its events) stays in the ledger; 0 keeps them forever.
-    task_retention_days: int = Field(default=30, ge=0)
-    #: Days a dead letter stays after it was replayed (never-replayed ones always stay); 0: forever.
-    dead_letter_retention_days: int = Field(default=90, ge=0)
-    #: `/celery-status` and `/status` answer from one worker inspection this many seconds old at most (one
-    #: that found no worker is not reused); callers during a refresh wait for it instead of starting their own.
-    celery_status_cache_s: float = Field(default=5.0, ge=0)
-    #: How long an inspection waits for workers to answer, in seconds (workers silent longer are not listed).
-    celery_status_timeout_s: float = Field(default=1.0, gt=0)
     #: Seconds a PostgreSQL connection whose server stopped answering may hang before it fails (TCP keepalives,
     #: TCP_USER_TIMEOUT and the connect timeout: taskplatform/core/db.py).
     database_dead_peer_s: float = Field(default=15.0, ge=3)
     #: How long an enqueue waits for a free broker connection of the producer pool before answering 503.
     broker_pool_timeout_s: float = Field(default=3.0, gt=0)
-    #: Processes of every worker (WORKER_CONCURRENCY); unset: the worker profile chooses
-    #: (taskplatform/messaging/worker_profiles.py). `-c` on the command line wins over both.
-    worker_concurrency: int | None = Field(default=None, ge=1)
-    #: Processes of a worker that consumes only short-task queues, when neither `-c` nor WORKER_CONCURRENCY is
-    #: given; unset: twice the CPUs the worker may use.
-    worker_short_concurrency: int | None = Field(default=None, ge=1)
-    #: Messages reserved per worker process by a worker that consumes only short-task queues
-    #: (taskplatform/messaging/worker_profiles.py); any other worker reserves one.
-    worker_short_prefetch: int = Field(default=16, ge=1, le=1000)
-    #: Worker liveness (taskplatform/messaging/liveness.py): each worker's consumer loop writes its progress to a
-    #: file in this folder every `worker_liveness_interval_s`; the probe calls a worker stuck once it has taken no
-    #: message for `worker_liveness_stale_after_s` while one of its queues holds ready messages.
-    worker_liveness_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
-    worker_liveness_interval_s: float = Field(default=10.0, gt=0)
-    worker_liveness_stale_after_s: float = Field(default=120.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -246,13 +208,6 @@ class Settings(AccessSettings, LimitSettings, DeviceSettings, BaseSettings):
     @property
     def effective_textgen_model(self) -> str:
         return self.textgen_model or str((self.var_dir / "models" / "tiny-gpt2").resolve())
-
-    @model_validator(mode="after")
-    def _liveness_window_holds_several_ticks(self) -> Settings:
-        # A file written every interval must not look stale between two writes: three ticks at least.
-        if self.worker_liveness_stale_after_s < 3 * self.worker_liveness_interval_s:
-            raise ValueError("WORKER_LIVENESS_STALE_AFTER_S must be at least 3 x WORKER_LIVENESS_INTERVAL_S")
-        return self
 
     @model_validator(mode="after")
     def _production_needs_real_credentials(self) -> Settings:
