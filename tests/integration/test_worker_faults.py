@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 import redis
 
@@ -32,10 +34,16 @@ def test_sigkill_mid_ingest_then_restart_stores_every_checkin_exactly_once(stack
     rows = checkin_batch(ids, per_student=100)
     assert len(rows) == 200_000
     task_ids = []
-    for start in range(0, len(rows), 10_000):
-        response = stack.api.post("/checkin/batch", json=rows[start:start + 10_000])
-        assert response.status_code == 202
-        task_ids.append(response.json()["task_id"])
+    # Posted while the worker is frozen (SIGSTOP): it drains batches about as fast as they are posted, so without
+    # a backlog the kill could come after the last one (a run found nothing STARTED to interrupt).
+    stack.supervisor.kill("worker", signal.SIGSTOP)
+    try:
+        for start in range(0, len(rows), 10_000):
+            response = stack.api.post("/checkin/batch", json=rows[start:start + 10_000])
+            assert response.status_code == 202
+            task_ids.append(response.json()["task_id"])
+    finally:
+        stack.supervisor.kill("worker", signal.SIGCONT)
 
     def running() -> list[str]:
         items = stack.api.get("/tarefas", params={"state": "STARTED", "limit": 500}).json()["items"]
