@@ -42,13 +42,19 @@ from bench.ingestion_loops import (  # noqa: E402
     seed_device_consumer,
     seed_session_consumer,
 )
+from bench.ingestion_sessions import (  # noqa: E402
+    END,
+    delete_end,
+    session_bodies,
+    session_stored,
+    sessions_full_queue,
+    sessions_stored,
+    start_session_workers,
+)
 from bench.ingestion_timing import drained, process_cpu, put_ceiling, put_ceiling_processes, timed  # noqa: E402
-from storage.s3 import S3Location, s3_client  # noqa: E402
 from taskplatform.core.db import make_engine  # noqa: E402
 from taskplatform.core.settings import get_settings  # noqa: E402
 from taskplatform.dev.processes import worker_command  # noqa: E402
-
-END = "bench-end"
 
 
 def device_bodies(count: int, devices: int = 1000) -> list[bytes]:
@@ -58,57 +64,10 @@ def device_bodies(count: int, devices: int = 1000) -> list[bytes]:
     return [*bodies, json.dumps({"id": END, "cpu_percent": 1.0}).encode()]
 
 
-def session_bodies(count: int, run: str = "user") -> list[bytes]:
-    """`count` sessions, the last one the END marker; the others' users are `{run}_{n}`, so the keys of one run
-    share the prefix `sessions/{run}_` (`_sessions_stored` counts them)."""
-    events = [{"type": "click", "x": n, "y": n * 2, "t": n * 137} for n in range(40)]
-    bodies = [json.dumps({"user_id": f"{run}_{n % 200}", "session_uuid": str(uuid.uuid4()),
-                          "timestamp": "2024-01-01T12:00:00Z", "events": events, "metadata": {"ua": "bench"}}).encode()
-              for n in range(count - 1)]
-    return [*bodies, json.dumps({"user_id": "bench", "session_uuid": END, "events": []}).encode()]
-
-
-def _sessions_stored(location: S3Location, run: str, expected: int) -> bool:
-    """Every session of the run is in the store (its END marker first: cheap; then the run's keys counted). With
-    several consumers the END marker can be stored while another consumer still uploads its share."""
-    if not _session_stored_now(location):
-        return False
-
-    async def count() -> int:
-        async with s3_client(location) as client:
-            paginator = client.get_paginator("list_objects_v2")
-            found = 0
-            async for page in paginator.paginate(Bucket=location.bucket, Prefix=f"sessions/{run}_"):
-                found += len(page.get("Contents", []))
-            return found
-
-    return asyncio.run(count()) >= expected
-
-
-def _start_session_workers(bench: Any, count: int, in_flight: int) -> list[str]:
-    """`count` workers on `sessions`, `in_flight` uploads in flight between them (each its share)."""
-    names = [f"worker-sessions-{n}" for n in range(count)]
-    env = {**bench.env, "SESSIONS_IN_FLIGHT": str(max(1, in_flight // count))}
-    for n, name in enumerate(names):
-        bench.supervisor.start(name, worker_command(queues=("sessions",), concurrency=1,
-                                                    name=f"bench-sessions-{n}@%h"), env=env, cwd=ROOT,
-                               stop_timeout=60)
-    return names
-
-
 def _device_applied(engine: Engine) -> bool:
     with engine.connect() as connection:
         return connection.execute(text("SELECT count(*) FROM device_status WHERE raspberry_id = :i"),
                                   {"i": END}).scalar_one() == 1
-
-
-def _session_stored(location: S3Location) -> bool:
-    async def head() -> bool:
-        async with s3_client(location) as client:
-            await client.head_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
-            return True
-
-    return asyncio.run(head())
 
 
 def _clear_devices(engine: Engine) -> None:
@@ -145,28 +104,6 @@ def _devices_full_queue(bench: Any, engine: Engine, args: argparse.Namespace) ->
     return bare_rate, seed_rate, platform_rate, cpu_us
 
 
-def _sessions_full_queue(bench: Any, args: argparse.Namespace, in_flight: int) -> float:
-    """The platform's sessions consumers out of a full queue: like the store's ceiling, without a publisher."""
-    location = bench.location
-    asyncio.run(_delete_end(location))
-    run = f"full{uuid.uuid4().hex[:8]}"
-    names: list[str] = []
-    rate, _ = drained(
-        lambda: names.extend(_start_session_workers(bench, args.sessions_workers, in_flight)),
-        lambda: not bench.supervisor.exited(), session_bodies(args.sessions, run), "raw_sessions", bench.broker_url,
-        lambda: _sessions_stored(location, run, args.sessions - 1))
-    for name in names:
-        bench.supervisor.stop(name)
-    return rate
-
-
-def _session_stored_now(location: S3Location) -> bool:
-    try:
-        return _session_stored(location)
-    except Exception:  # not there yet (404)
-        return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=50_000, help="device messages through the platform")
@@ -199,7 +136,7 @@ def main() -> int:
             seed.start()
             seed_bodies = device_bodies(args.seed_devices) if name == "devices" else session_bodies(args.seed_sessions)
             queue = "rasp_data" if name == "devices" else "raw_sessions"
-            done = (lambda: _device_applied(engine)) if name == "devices" else (lambda: _session_stored(location))
+            done = (lambda: _device_applied(engine)) if name == "devices" else (lambda: session_stored(location))
             seed_rate = timed(seed.is_alive, seed_bodies, queue, broker_url, done)
             seed.terminate()
             seed.join()
@@ -207,11 +144,11 @@ def main() -> int:
             reset_queues(broker_url)
             _clear_devices(engine)
             if name == "sessions":
-                asyncio.run(_delete_end(location))
+                asyncio.run(delete_end(location))
                 run = f"first{uuid.uuid4().hex[:8]}"
-                workers = _start_session_workers(bench, args.sessions_workers, in_flight)
+                workers = start_session_workers(bench, args.sessions_workers, in_flight)
                 bodies = session_bodies(args.sessions, run)
-                done = partial(_sessions_stored, location, run, args.sessions - 1)
+                done = partial(sessions_stored, location, run, args.sessions - 1)
             else:
                 workers = ["worker"]
                 supervisor.start("worker", worker_command(queues=(name,), concurrency=1, name=f"bench-{name}@%h"),
@@ -237,7 +174,7 @@ def main() -> int:
                   (f", {spread:,.0f} from {args.sessions_workers} processes" if spread else "") +
                   f" (the sessions ceiling: the higher, no publisher); the platform ({args.sessions_workers} "
                   f"worker(s)) reaches {sessions[0] / ceiling[1]:.0%} of it with {in_flight} in flight", flush=True)
-            sessions_drain = _sessions_full_queue(bench, args, in_flight)
+            sessions_drain = sessions_full_queue(bench, args, in_flight)
             print(f"sessions out of a full queue (no publisher either): platform {sessions_drain:,.0f} sessions/s, "
                   f"{sessions_drain / ceiling[1]:.0%} of the store's ceiling", flush=True)
         if "devices" in results:
@@ -269,11 +206,6 @@ def main() -> int:
                   f"in_flight={in_flight} workers={args.sessions_workers} fraction={sessions[0] / ceiling[1]:.0%}; "
                   f"full_queue platform={sessions_drain:.0f} fraction={sessions_drain / ceiling[1]:.0%}")
         return 0
-
-
-async def _delete_end(location: S3Location) -> None:
-    async with s3_client(location) as client:
-        await client.delete_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
 
 
 if __name__ == "__main__":
