@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from taskplatform.core.db import Base, make_engine
 from tests.unit.settings_env import setting_env_names
@@ -20,6 +21,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on `engine` whose objects stay readable after a commit."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
 
 
 @pytest.fixture
