@@ -119,12 +119,12 @@ class FinalStatesStep(bootsteps.StartStopStep):  # type: ignore[misc]
         w.hub.add_reader(self.writer.wake_r, self.writer.acknowledge_committed)
 
     def stop(self, w: Any) -> None:
-        if self.writer is not None and not self.writer.settle(SETTLE_TIMEOUT_S):
+        # A worker blueprint's steps are stopped, never shut down (only consumer steps have `shutdown`).
+        if self.writer is None:
+            return
+        if not self.writer.settle(SETTLE_TIMEOUT_S):
             logger.warning("some tasks' SUCCESS was not written before shutdown: their messages will be redelivered")
-
-    def shutdown(self, w: Any) -> None:
-        if self.writer is not None:
-            self.writer.stop()
+        self.writer.stop()
 
 
 class FinalStateRequest(Request):  # type: ignore[misc]
