@@ -17,6 +17,8 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
+from storage.s3_endpoint_cache import cache_endpoints_by_bucket
+
 
 @dataclass(frozen=True)
 class S3Location:
@@ -48,6 +50,7 @@ async def s3_client(location: S3Location, *, timeout_s: float = 10.0, connection
     session = _session(location.access_key, location.secret_key, location.region)
     config = AioConfig(**client_options(timeout_s=timeout_s, connections=connections))
     async with session.client("s3", endpoint_url=location.endpoint_url, config=config) as client:
+        cache_endpoints_by_bucket(client)
         yield client
 
 

@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from storage.s3 import S3Location, client_options
+from storage.s3_endpoint_cache import cache_endpoints_by_bucket
 
 _clients: dict[tuple[int, S3Location], Any] = {}
 #: Making a client is not thread-safe in botocore (sessions load and cache service models).
@@ -38,10 +39,12 @@ def sync_client(location: S3Location) -> Any:
 
 def _new_client(location: S3Location) -> Any:
     session = botocore.session.get_session()
-    return session.create_client(
+    client = session.create_client(
         "s3", region_name=location.region, endpoint_url=location.endpoint_url,
         aws_access_key_id=location.access_key, aws_secret_access_key=location.secret_key,
         config=Config(**client_options()))
+    cache_endpoints_by_bucket(client)
+    return client
 
 
 def ensure_bucket(client: Any, bucket: str) -> None:
