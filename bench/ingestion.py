@@ -144,7 +144,7 @@ def main() -> int:
             reset_queues(broker_url)
             _clear_devices(engine)
             if name == "sessions":
-                asyncio.run(delete_end(location))
+                delete_end(location)
                 run = f"first{uuid.uuid4().hex[:8]}"
                 workers = start_session_workers(bench, args.sessions_workers, in_flight)
                 bodies = session_bodies(args.sessions, run)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from bench.ingestion_timing import drained
-from storage.s3 import S3Location, s3_client
+from storage.s3 import S3Location
+from storage.s3_sync import sync_client
 from taskplatform.dev.processes import worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,18 +33,11 @@ def session_bodies(count: int, run: str = "user") -> list[bytes]:
 def sessions_stored(location: S3Location, run: str, expected: int) -> bool:
     """Every session of the run is in the store (its END marker first: cheap; then the run's keys counted). With
     several consumers the END marker can be stored while another consumer still uploads its share."""
-    if not session_stored_now(location):
+    if not session_stored(location):
         return False
-
-    async def count() -> int:
-        async with s3_client(location) as client:
-            paginator = client.get_paginator("list_objects_v2")
-            found = 0
-            async for page in paginator.paginate(Bucket=location.bucket, Prefix=f"sessions/{run}_"):
-                found += len(page.get("Contents", []))
-            return found
-
-    return asyncio.run(count()) >= expected
+    pages = sync_client(location).get_paginator("list_objects_v2").paginate(
+        Bucket=location.bucket, Prefix=f"sessions/{run}_")
+    return sum(len(page.get("Contents", [])) for page in pages) >= expected
 
 
 def start_session_workers(bench: Any, count: int, in_flight: int) -> list[str]:
@@ -57,18 +52,21 @@ def start_session_workers(bench: Any, count: int, in_flight: int) -> list[str]:
 
 
 def session_stored(location: S3Location) -> bool:
-    async def head() -> bool:
-        async with s3_client(location) as client:
-            await client.head_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
-            return True
-
-    return asyncio.run(head())
+    """Whether the END marker is stored. Polled every few milliseconds while a consumer is timed, so with this
+    process's one client: a client made per poll cost the benchmark ~40 % of a core, taken from the platform."""
+    try:
+        sync_client(location).head_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
 
 def sessions_full_queue(bench: Any, args: argparse.Namespace, in_flight: int) -> float:
     """The platform's sessions consumers out of a full queue: like the store's ceiling, without a publisher."""
     location = bench.location
-    asyncio.run(delete_end(location))
+    delete_end(location)
     run = f"full{uuid.uuid4().hex[:8]}"
     names: list[str] = []
     rate, _ = drained(
@@ -80,13 +78,5 @@ def sessions_full_queue(bench: Any, args: argparse.Namespace, in_flight: int) ->
     return rate
 
 
-def session_stored_now(location: S3Location) -> bool:
-    try:
-        return session_stored(location)
-    except Exception:  # not there yet (404)
-        return False
-
-
-async def delete_end(location: S3Location) -> None:
-    async with s3_client(location) as client:
-        await client.delete_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
+def delete_end(location: S3Location) -> None:
+    sync_client(location).delete_object(Bucket=location.bucket, Key=f"sessions/bench/{END}.json")
