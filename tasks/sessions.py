@@ -7,8 +7,10 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any
 
 from kombu.message import Message
@@ -84,7 +86,10 @@ class RawSessionsConsumer(RawQueueConsumer):
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.done: queue.SimpleQueue[tuple[Message, Future[None]]] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[Message, BaseException | None]] = queue.SimpleQueue()
+        #: Parsed messages for the upload loop, and whether it has been woken for them (see `on_message`).
+        self.incoming: deque[tuple[Message, SessionMessage]] = deque()
+        self.woken = False
         self.in_flight = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: Any = None
@@ -162,10 +167,27 @@ class RawSessionsConsumer(RawQueueConsumer):
             self._dead_letter(message, exc)
             return
         assert self.loop is not None
-        future = asyncio.run_coroutine_threadsafe(self._upload(parsed), self.loop)
         self.acks.started(message)
         self.in_flight += 1
-        future.add_done_callback(lambda f: self.done.put((message, f)))
+        self.incoming.append((message, parsed))
+        # One wake-up of the upload loop for all the messages one read of the socket delivered, not a
+        # `run_coroutine_threadsafe` (a self-pipe write and a chained future) each. `_start_uploads` clears
+        # `woken` before it empties `incoming`, so a message appended after that clear wakes it again.
+        if not self.woken:
+            self.woken = True
+            self.loop.call_soon_threadsafe(self._start_uploads)
+
+    def _start_uploads(self) -> None:
+        """On the upload loop: an upload task for every message handed over."""
+        assert self.loop is not None
+        self.woken = False
+        while self.incoming:
+            message, parsed = self.incoming.popleft()
+            self.loop.create_task(self._upload(parsed)).add_done_callback(partial(self._uploaded, message))
+
+    def _uploaded(self, message: Message, upload: asyncio.Task[None]) -> None:
+        error = asyncio.CancelledError() if upload.cancelled() else upload.exception()
+        self.done.put((message, error))
 
     def drain(self, block: bool = False) -> None:
         """Settle the finished uploads: the failed ones back to the queue, each on its own; the stored ones
@@ -173,12 +195,11 @@ class RawSessionsConsumer(RawQueueConsumer):
         stored: list[Message] = []
         while True:
             try:
-                message, future = self.done.get(timeout=0.1) if block and not stored else self.done.get_nowait()
+                message, error = self.done.get(timeout=0.1) if block and not stored else self.done.get_nowait()
             except queue.Empty:
                 break
             self.in_flight -= 1
             self.acks.finished(message)
-            error = future.exception()
             if error is None:
                 stored.append(message)
                 continue
