@@ -1,13 +1,15 @@
 """The console (`/painel`) in headless Chromium, walked as an operator would: every view, finding a task by filter,
 a task's page, replaying an edited dead letter, a day's report chart, signing in with a key.
 
-Every page is watched for JavaScript errors (uncaught exceptions and console errors). Screenshots for the README
-are written to `docs/painel-*.png`.
+Every page is watched for JavaScript errors (uncaught exceptions and console errors). Screenshots of the views are
+written to `var/screenshots/painel-*.png`; with UPDATE_SCREENSHOTS=1 to the README's `docs/painel-*.png` (a test
+run leaves the checkout's tracked files as they were).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -24,7 +26,8 @@ VIEWS = ["/painel", "/painel/tarefas", "/painel/dead-letters", "/painel/agendame
          "/painel/modelos", "/painel/dispositivos"]
 FULL_KEY = "full-key-for-the-console-0123456789"
 READ_KEY = "read-key-for-the-console-0123456789"
-DOCS = ROOT / "docs"
+#: Where the screenshots go: the README's copies only when asked for.
+DOCS = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ROOT / "var" / "screenshots"
 REPORT_DAY = "2025-04-11"
 
 
