@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from api.console.render import page
 from api.deps import SessionDep
@@ -15,9 +16,11 @@ from api.routers.system import worker_inspections
 from taskplatform.core.metrics import PlatformCollector
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.listing import TaskFilter, list_task_records_after
+from taskplatform.ledger.models import TaskRecord
 from taskplatform.ledger.records import count_by_state_since
 from taskplatform.messaging.celery_app import app as celery_app
 from taskplatform.messaging.queues import TASK_QUEUES
+from taskplatform.messaging.schedule_runs import list_schedule_runs
 
 router = APIRouter(prefix="/painel", include_in_schema=False)
 
@@ -71,12 +74,20 @@ def _next_run(schedule: Any, now: datetime) -> tuple[datetime | None, str]:
 
 
 def _entries(session: Any) -> list[dict[str, Any]]:
+    """Each beat entry with its last fires as `schedule_runs` recorded them (which beat sent each, which other
+    beats were refused) and the state of the task each fire sent; an entry never fired through a beat of this
+    version shows its last tasks by name instead."""
     now = celery_app.now()
     rows = []
     for key, entry in sorted(celery_app.conf.beat_schedule.items()):
         when, rule = _next_run(entry["schedule"], now)
-        runs = list_task_records_after(session=session, filters=TaskFilter(name=entry["task"]), limit=LAST_RUNS)
-        rows.append({"key": key, "task": entry["task"], "rule": rule, "next_run": when, "runs": runs.items})
+        fires = list_schedule_runs(session=session, schedule=key, limit=LAST_RUNS).items
+        states = {record.id: record.state for record in session.scalars(
+            select(TaskRecord).where(TaskRecord.id.in_([fire.task_id for fire in fires])))} if fires else {}
+        runs = [] if fires else list_task_records_after(
+            session=session, filters=TaskFilter(name=entry["task"]), limit=LAST_RUNS).items
+        rows.append({"key": key, "task": entry["task"], "rule": rule, "next_run": when, "runs": runs,
+                     "fires": [{"fire": fire, "state": states.get(fire.task_id)} for fire in fires]})
     return rows
 
 

@@ -20,6 +20,7 @@ from taskplatform.core.db import get_engine, session_factory
 from taskplatform.core.settings import get_settings
 from taskplatform.ledger.listing import TaskFilter, list_task_records, list_task_records_after
 from taskplatform.ledger.models import TaskRecord
+from taskplatform.messaging.schedule_runs import ScheduleRun
 from tests.unit.settings_env import settings
 
 FULL_KEY = "full-key-for-console-0123456789"
@@ -183,3 +184,39 @@ def test_the_task_list_pages_by_the_cursor_of_tarefas(monkeypatch: pytest.Monkey
     get_engine().dispose()
     for cached in (get_engine, session_factory):
         cached.cache_clear()
+
+
+@pytest.mark.usefixtures("clean_env", "settings_cache")
+def test_the_schedules_page_shows_each_fire_its_beat_and_the_beats_refused(monkeypatch: pytest.MonkeyPatch,
+                                                                          engine: Engine) -> None:
+    """Breach caught: the page listing tasks by name only, so an operator could not tell which beat sent a fire,
+    that another beat's attempt was refused, or that a claimed fire was never sent."""
+    fired = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add(TaskRecord(id="fire-1", name="reports.daily", queue="reports", state="SUCCESS", attempts=1,
+                               created_at=fired, updated_at=fired))
+        session.add_all([
+            ScheduleRun(schedule="daily-report", fire_time=fired, task="reports.daily", task_id="fire-1",
+                        fired_by="beat-a:11", claimed_at=fired, sent_at=fired, skipped=2, skipped_by="beat-b:22",
+                        skipped_at=fired),
+            ScheduleRun(schedule="daily-report", fire_time=fired + timedelta(days=1), task="reports.daily",
+                        task_id="fire-2", fired_by="beat-b:22", claimed_at=fired, sent_at=None, skipped=0),
+        ])
+        session.commit()
+    client = TestClient(create_app(settings(monkeypatch, DATABASE_URL=str(engine.url), BROKER_URL="memory://")))
+    for cached in (get_engine, session_factory):  # another test's database may be cached
+        cached.cache_clear()
+    try:
+        answer = client.get("/painel/agendamentos")
+        assert answer.status_code == 200
+        row = re.search(r"<tr><td>daily-report</td>.*?</tr>", answer.text, re.S)
+        assert row is not None
+        fires = re.findall(r'<div class="disparo">(.*?)</div>', row.group(0), re.S)
+        assert len(fires) == 2  # newest first
+        assert "beat-b:22" in fires[0] and "não enviado" in fires[0] and "/painel/tarefas/fire-2" in fires[0]
+        assert "beat-a:11" in fires[1] and "SUCCESS" in fires[1] and "2 recusas" in fires[1]
+        assert "não enviado" not in fires[1]
+    finally:
+        get_engine().dispose()
+        for cached in (get_engine, session_factory):
+            cached.cache_clear()
