@@ -43,8 +43,13 @@ def state_of(connection: Connection[Any], task_id: str) -> str | None:
 
 
 def states_of(connection: Connection[Any], task_ids: list[str]) -> dict[str, str]:
-    """The states of the records of these tasks (a task without a record is left out)."""
-    return {str(task_id): str(state) for task_id, state in connection.execute(_STATES_SQL, {"ids": task_ids})}
+    """The states of the records of these tasks (a task without a record is left out).
+
+    Never a prepared statement: PostgreSQL would keep the generic plan it made while the table was small (a new
+    database, or statistics from then) and scan the whole table for every batch as it grows, where a plan made
+    for each call looks the ids up in the primary key (bench/ledger.py: 60 whole-table scans a second)."""
+    rows = connection.execute(_STATES_SQL, {"ids": task_ids}, prepare=False)
+    return {str(task_id): str(state) for task_id, state in rows}
 
 
 def finish_short(connection: Connection[Any], *, task_id: str, name: str, queue: str | None, now: datetime,
