@@ -90,6 +90,8 @@ class RawSessionsConsumer(RawQueueConsumer):
         #: Parsed messages for the upload loop, and whether it has been woken for them (see `on_message`).
         self.incoming: deque[tuple[Message, SessionMessage]] = deque()
         self.woken = False
+        #: The upload tasks running: the loop itself holds only weak references to its tasks.
+        self.uploading: set[asyncio.Task[None]] = set()
         self.in_flight = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: Any = None
@@ -183,9 +185,12 @@ class RawSessionsConsumer(RawQueueConsumer):
         self.woken = False
         while self.incoming:
             message, parsed = self.incoming.popleft()
-            self.loop.create_task(self._upload(parsed)).add_done_callback(partial(self._uploaded, message))
+            upload = self.loop.create_task(self._upload(parsed))
+            self.uploading.add(upload)
+            upload.add_done_callback(partial(self._uploaded, message))
 
     def _uploaded(self, message: Message, upload: asyncio.Task[None]) -> None:
+        self.uploading.discard(upload)
         error = asyncio.CancelledError() if upload.cancelled() else upload.exception()
         self.done.put((message, error))
 
